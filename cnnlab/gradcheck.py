@@ -1,0 +1,56 @@
+"""Numerical gradients by centred finite differences, and the relative error used to compare them.
+
+The standard way to test a hand-written backward pass (CS231n's gradient check):
+
+    dx_num = numerical_gradient(lambda x: relu(x), x, dout)
+    dx     = relu_backward(dout, x)
+    assert rel_error(dx, dx_num) < 1e-7
+"""
+
+import numpy as np
+
+__all__ = ["numerical_gradient", "rel_error"]
+
+
+def numerical_gradient(f, x, dout=None, h=1e-5):
+    """Gradient of ``sum(f(x) * dout)`` with respect to ``x``, one element at a time.
+
+    grad[i] = sum((f(x + h e_i) - f(x - h e_i)) * dout) / (2 h)     (error O(h^2))
+
+    f:    function of the array x returning an array (or a scalar, then dout defaults to 1).
+    x:    float ndarray. It is perturbed IN PLACE and restored after each element, so f
+          may also read x from a closure. Use float64: float32 rounding swamps h = 1e-5.
+    dout: upstream gradient, same shape as f(x); None means all ones.
+    Returns an array shaped like x. Costs 2 * x.size calls of f, so keep x small.
+    """
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"x must be a float numpy array (it is perturbed in place), got {type(x).__name__} "
+                        f"{getattr(x, 'dtype', '')}")
+    out = np.asarray(f(x))
+    dout = np.ones_like(out) if dout is None else np.asarray(dout)
+    if dout.shape != out.shape:
+        raise ValueError(f"dout has shape {dout.shape} but f(x) has shape {out.shape}")
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        original = x[i]
+        x[i] = original + h
+        plus = np.asarray(f(x), dtype=np.float64)
+        x[i] = original - h
+        minus = np.asarray(f(x), dtype=np.float64)
+        x[i] = original
+        grad[i] = np.sum((plus - minus) * dout) / (2 * h)
+    return grad
+
+
+def rel_error(a, b):
+    """Largest relative difference max |a - b| / max(1e-8, |a| + |b|) (CS231n).
+
+    About 1e-7 or less means two float64 gradients agree; 1e-2 or more means a bug.
+    The shapes must be equal (no silent broadcasting).
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"a has shape {a.shape} but b has shape {b.shape}")
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
