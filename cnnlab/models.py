@@ -1,0 +1,542 @@
+"""The course's three model families as ``torch.nn`` modules, plus ``count_parameters`` and ``summary``.
+
+- :class:`SimpleCNN`: the 3-conv-layer network of the TensorFlow CNN tutorial (lecture notes, seed 001).
+- :class:`CatsDogsCNN`: the Dogs-vs-Cats network from Chollet's book (lecture notes, seed 003).
+- :class:`VGG`: Simonyan and Zisserman's VGG family, layer for layer as torchvision builds it,
+  with the widths and the classifier size as arguments so a narrow VGG-style net trains in seconds.
+
+Every model is an ``nn.Sequential`` with named layers (``conv1``, ``pool1``, ``fc1`` ...), so
+``dict(model.named_children())["conv1"]`` finds a layer by the name the book uses, and
+forward hooks (``summary``, ``cnnlab.visualize``) see one layer per row. Activations are not
+in-place, so a hook on a convolution keeps its output even after the ReLU has run.
+
+The flatten size of each model is computed from ``image_size`` with the output-size formula
+``floor((n + 2p - k) / s) + 1`` (:func:`cnnlab.torch.output_size`), never by trial forward passes.
+"""
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from cnnlab.torch.padding import output_size
+
+__all__ = [
+    "SimpleCNN",
+    "CatsDogsCNN",
+    "VGG",
+    "VGG_CONFIGS",
+    "vgg11",
+    "vgg13",
+    "vgg16",
+    "vgg19",
+    "scale_config",
+    "count_parameters",
+    "summary",
+    "Summary",
+]
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
+def _size_after(image_size, steps, model_name):
+    """Spatial size after ``steps``, a list of (kernel, stride, padding); ValueError if it vanishes."""
+    size = image_size
+    for kernel, stride, padding in steps:
+        try:
+            size = output_size(size, kernel, stride=stride, padding=padding)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise ValueError(
+                f"image_size={image_size} is too small for {model_name}: a {kernel}x{kernel} window "
+                f"(stride {stride}, padding {padding}) no longer fits"
+            ) from None
+    return size
+
+
+def _check_images(model, x, in_channels, image_size=None):
+    """ValueError naming x and the expected shape before a layer deep inside fails with a matmul error."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor of shape (N, C, H, W), got {type(x).__name__}")
+    expected_hw = (image_size, image_size) if image_size is not None else tuple(x.shape[2:])
+    if x.dim() != 4 or x.shape[1] != in_channels or tuple(x.shape[2:]) != expected_hw:
+        size = f"{image_size}, {image_size}" if image_size is not None else "H, W"
+        raise ValueError(
+            f"x has shape {tuple(x.shape)} but {type(model).__name__}(in_channels={in_channels}"
+            + (f", image_size={image_size}" if image_size is not None else "")
+            + f") expects (N, {in_channels}, {size})"
+        )
+
+
+class SimpleCNN(nn.Sequential):
+    """The small CNN of the TensorFlow tutorial: 122,570 parameters on 32x32x3 CIFAR-10 images.
+
+    Layers (valid 3x3 convolutions, 2x2 max pooling)::
+
+        conv1 32 3x3 -> relu1 -> pool1 -> conv2 64 3x3 -> relu2 -> pool2
+        -> conv3 64 3x3 -> relu3 -> flatten -> fc1 64 -> relu4 -> fc2 num_classes
+
+    Shapes: input ``(N, in_channels, image_size, image_size)``, output logits ``(N, num_classes)``.
+    With ``image_size=32`` the spatial sizes are 32 -> 30 -> 15 -> 13 -> 6 -> 4, so ``fc1`` sees
+    ``64 * 4 * 4 = 1024`` features; with ``image_size=28, in_channels=1`` (Fashion-MNIST) it sees
+    ``64 * 3 * 3 = 576``.
+    """
+
+    def __init__(self, num_classes=10, in_channels=3, image_size=32):
+        _check_positive_int(num_classes, "num_classes")
+        _check_positive_int(in_channels, "in_channels")
+        _check_positive_int(image_size, "image_size")
+        conv, pool = (3, 1, 0), (2, 2, 0)
+        size = _size_after(image_size, [conv, pool, conv, pool, conv], "SimpleCNN")
+        super().__init__(
+            OrderedDict(
+                [
+                    ("conv1", nn.Conv2d(in_channels, 32, 3)),
+                    ("relu1", nn.ReLU()),
+                    ("pool1", nn.MaxPool2d(2)),
+                    ("conv2", nn.Conv2d(32, 64, 3)),
+                    ("relu2", nn.ReLU()),
+                    ("pool2", nn.MaxPool2d(2)),
+                    ("conv3", nn.Conv2d(64, 64, 3)),
+                    ("relu3", nn.ReLU()),
+                    ("flatten", nn.Flatten()),
+                    ("fc1", nn.Linear(64 * size * size, 64)),
+                    ("relu4", nn.ReLU()),
+                    ("fc2", nn.Linear(64, num_classes)),
+                ]
+            )
+        )
+        self.in_channels = in_channels
+        self.image_size = image_size
+
+    def forward(self, x):
+        _check_images(self, x, self.in_channels, self.image_size)
+        return super().forward(x)
+
+
+class CatsDogsCNN(nn.Sequential):
+    """Chollet's Dogs-vs-Cats network: four conv3x3+ReLU+maxpool2 blocks, dropout, two dense layers.
+
+    Layers::
+
+        [convK 3x3 -> reluK -> poolK 2x2] for K = 1..4 with 32, 64, 128, 128 filters
+        -> flatten -> dropout(0.5) -> fc1 512 -> relu5 -> fc2 1
+
+    Shapes: input ``(N, in_channels, image_size, image_size)``, output ``(N, 1)``: one logit,
+    the log-odds of "dog" (pair it with ``nn.BCEWithLogitsLoss``; ``torch.sigmoid`` gives the probability).
+
+    ``padding="valid"`` is the published model (3,453,121 parameters at 150x150: the spatial size goes
+    150 -> 148 -> 74 -> 72 -> 36 -> 34 -> 17 -> 15 -> 7). ``padding="same"`` keeps each convolution's
+    size (150 -> 75 -> 37 -> 18 -> 9), so the flattened vector, and ``fc1``, are larger.
+    """
+
+    def __init__(self, padding="same", in_channels=3, image_size=150):
+        if padding not in ("same", "valid"):
+            raise ValueError(f'padding must be "same" or "valid", got {padding!r}')
+        _check_positive_int(in_channels, "in_channels")
+        _check_positive_int(image_size, "image_size")
+        widths = (32, 64, 128, 128)
+        layers = []
+        channels = in_channels
+        for block, width in enumerate(widths, start=1):
+            layers += [
+                (f"conv{block}", nn.Conv2d(channels, width, 3, padding=padding)),
+                (f"relu{block}", nn.ReLU()),
+                (f"pool{block}", nn.MaxPool2d(2)),
+            ]
+            channels = width
+        conv = (3, 1, 1 if padding == "same" else 0)  # a 3x3 kernel: "same" is 1 pixel each side
+        size = _size_after(image_size, [conv, (2, 2, 0)] * len(widths), f"CatsDogsCNN(padding={padding!r})")
+        layers += [
+            ("flatten", nn.Flatten()),
+            ("dropout", nn.Dropout(0.5)),
+            ("fc1", nn.Linear(channels * size * size, 512)),
+            ("relu5", nn.ReLU()),
+            ("fc2", nn.Linear(512, 1)),
+        ]
+        super().__init__(OrderedDict(layers))
+        self.padding = padding
+        self.in_channels = in_channels
+        self.image_size = image_size
+
+    def forward(self, x):
+        _check_images(self, x, self.in_channels, self.image_size)
+        return super().forward(x)
+
+
+# torchvision's configurations ("A", "B", "D", "E" in the VGG paper): numbers are the output
+# channels of 3x3 convolutions with padding 1, "M" is a 2x2 max pool with stride 2.
+VGG_CONFIGS = {
+    "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "vgg13": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "vgg19": [
+        64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
+        512, 512, 512, 512, "M", 512, 512, 512, 512, "M",
+    ],  # fmt: skip
+}
+
+
+def scale_config(cfg, factor):
+    """Return ``cfg`` with every channel count multiplied by ``factor`` (at least 1 channel), "M" kept.
+
+    ``scale_config(VGG_CONFIGS["vgg11"], 1 / 16)`` is a VGG-11 with 4 to 32 channels per layer.
+    """
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor <= 0:
+        raise ValueError(f"factor must be a positive number, got {factor!r}")
+    return [item if item == "M" else max(1, round(item * factor)) for item in _check_cfg(cfg)]
+
+
+def _check_cfg(cfg):
+    if isinstance(cfg, str) or not isinstance(cfg, (list, tuple)) or len(cfg) == 0:
+        raise TypeError(
+            f'cfg must be a non-empty list of channel counts and "M", got {cfg!r}'
+            + (f"; did you mean VGG_CONFIGS[{cfg!r}]?" if isinstance(cfg, str) else "")
+        )
+    for position, item in enumerate(cfg):
+        if item == "M":
+            continue
+        if isinstance(item, bool) or not isinstance(item, int) or item < 1:
+            raise ValueError(f'cfg[{position}] must be a positive int or "M", got {item!r} in cfg={list(cfg)}')
+    return list(cfg)
+
+
+class VGG(nn.Module):
+    """VGG: stacks of 3x3 convolutions (padding 1) and 2x2 max pools, then three dense layers.
+
+    ``features`` holds the convolutions (``cfg``: channel counts, "M" for a max pool), ``avgpool`` an
+    ``nn.AdaptiveAvgPool2d`` to ``(S, S)`` and ``classifier``
+    ``Linear(C*S*S, hidden) -> ReLU -> Dropout -> Linear(hidden, hidden) -> ReLU -> Dropout -> Linear(hidden, num_classes)``.
+
+    ``S = min(7, image_size // 2**(number of "M"))``. At ``image_size=224`` the five pools leave 7x7, so
+    ``S = 7`` and the model is torchvision's, parameter for parameter (``vgg16()``: 138,357,544). For small
+    images the classifier follows the feature map instead, e.g. ``VGG([16, "M", 32, "M", 64, 64, "M"],
+    num_classes=10, in_channels=1, image_size=28, hidden=128)`` ends with 64x3x3 = 576 features.
+
+    Shapes: input ``(N, in_channels, H, W)`` (``H = W = image_size`` expected; other sizes work thanks to
+    the adaptive pool, as in torchvision), output logits ``(N, num_classes)``.
+
+    Convolutions are initialised as in torchvision (Kaiming-normal, fan-out, ReLU gain; zero biases), which
+    keeps activations from shrinking layer after layer in a deep stack without batch norm. Dense layers keep
+    PyTorch's default initialisation: torchvision's ``N(0, 0.01)`` made a narrow VGG on Fashion-MNIST learn
+    noticeably slower in the first epochs. ``batch_norm=True`` inserts ``BatchNorm2d`` after every convolution.
+    """
+
+    def __init__(
+        self, cfg, num_classes=1000, in_channels=3, image_size=224, batch_norm=False, hidden=4096, dropout=0.5
+    ):
+        super().__init__()
+        cfg = _check_cfg(cfg)
+        _check_positive_int(num_classes, "num_classes")
+        _check_positive_int(in_channels, "in_channels")
+        _check_positive_int(image_size, "image_size")
+        _check_positive_int(hidden, "hidden")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        if not any(item != "M" for item in cfg):
+            raise ValueError(f"cfg needs at least one convolution (a channel count), got {cfg}")
+
+        layers = []
+        channels, size = in_channels, image_size
+        conv_index = pool_index = 0
+        for item in cfg:
+            if item == "M":
+                pool_index += 1
+                size = _size_after(size, [(2, 2, 0)], f"VGG(cfg={cfg}, image_size={image_size})")
+                layers.append((f"pool{pool_index}", nn.MaxPool2d(kernel_size=2, stride=2)))
+                continue
+            conv_index += 1
+            layers.append((f"conv{conv_index}", nn.Conv2d(channels, item, kernel_size=3, padding=1)))
+            if batch_norm:
+                layers.append((f"bn{conv_index}", nn.BatchNorm2d(item)))
+            layers.append((f"relu{conv_index}", nn.ReLU()))
+            channels = item
+
+        pooled = min(7, size)
+        self.features = nn.Sequential(OrderedDict(layers))
+        self.avgpool = nn.AdaptiveAvgPool2d((pooled, pooled))
+        self.classifier = nn.Sequential(
+            OrderedDict(
+                [
+                    ("fc1", nn.Linear(channels * pooled * pooled, hidden)),
+                    ("relu1", nn.ReLU()),
+                    ("dropout1", nn.Dropout(dropout)),
+                    ("fc2", nn.Linear(hidden, hidden)),
+                    ("relu2", nn.ReLU()),
+                    ("dropout2", nn.Dropout(dropout)),
+                    ("fc3", nn.Linear(hidden, num_classes)),
+                ]
+            )
+        )
+        self.cfg = cfg
+        self.in_channels = in_channels
+        self.image_size = image_size
+        self._init_weights()
+
+    def _init_weights(self):
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+
+    def forward(self, x):
+        _check_images(self, x, self.in_channels)  # any H, W: the adaptive pool fixes the classifier's input
+        x = self.features(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.classifier(x)
+
+
+def vgg11(**kwargs):
+    """VGG-11 (configuration "A"); ``kwargs`` go to :class:`VGG`. 132,863,336 parameters at the defaults."""
+    return VGG(VGG_CONFIGS["vgg11"], **kwargs)
+
+
+def vgg13(**kwargs):
+    """VGG-13 (configuration "B"); ``kwargs`` go to :class:`VGG`. 133,047,848 parameters at the defaults."""
+    return VGG(VGG_CONFIGS["vgg13"], **kwargs)
+
+
+def vgg16(**kwargs):
+    """VGG-16 (configuration "D"); ``kwargs`` go to :class:`VGG`. 138,357,544 parameters at the defaults."""
+    return VGG(VGG_CONFIGS["vgg16"], **kwargs)
+
+
+def vgg19(**kwargs):
+    """VGG-19 (configuration "E"); ``kwargs`` go to :class:`VGG`. 143,667,240 parameters at the defaults."""
+    return VGG(VGG_CONFIGS["vgg19"], **kwargs)
+
+
+def count_parameters(model, trainable_only=False):
+    """Number of scalar parameters in ``model`` (each shared tensor counted once)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def _multiply_adds(module, output):
+    """Multiply-adds of one call, per sample: what the layer costs, not counting bias additions."""
+    if not isinstance(output, torch.Tensor) or output.dim() == 0:
+        return 0
+    per_sample = output.numel() // output.shape[0]
+    if isinstance(module, nn.modules.conv._ConvNd):
+        # each output element is a dot product over C_in/groups channels times the kernel window
+        kernel = 1
+        for k in module.kernel_size:
+            kernel *= k
+        return per_sample * (module.in_channels // module.groups) * kernel
+    if isinstance(module, nn.Linear):
+        return per_sample * module.in_features
+    return 0
+
+
+def _human(count):
+    for factor, unit in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if count >= factor:
+            return f"{count / factor:.2f} {unit}"
+    return str(count)
+
+
+def _shape_of(output):
+    if isinstance(output, torch.Tensor):
+        return (None,) + tuple(output.shape[1:])
+    if isinstance(output, (tuple, list)):
+        return [_shape_of(item) for item in output]
+    return None
+
+
+class Summary:
+    """What :func:`summary` found: one row per leaf-module call, and totals.
+
+    Attributes
+    ----------
+    rows : list of dict
+        ``{"name", "type", "output_shape", "params", "macs"}`` in call order; ``output_shape`` has
+        ``None`` for the batch dimension (Keras' convention); ``macs`` are multiply-adds per sample.
+    total_params, trainable_params : int
+        Over the whole model (``count_parameters``), not just the rows.
+    total_macs : int
+        Sum of the rows' multiply-adds (one sample).
+    """
+
+    def __init__(self, model_name, input_shape, rows, total_params, trainable_params):
+        self.model_name = model_name
+        self.input_shape = input_shape
+        self.rows = rows
+        self.total_params = total_params
+        self.trainable_params = trainable_params
+        self.total_macs = sum(row["macs"] for row in rows)
+
+    @property
+    def non_trainable_params(self):
+        return self.total_params - self.trainable_params
+
+    def _cells(self):
+        cells = []
+        for row in self.rows:
+            shape = row["output_shape"]
+            cells.append(
+                (
+                    f"{row['name']} ({row['type']})",
+                    str(shape).replace("None,)", "None)"),
+                    f"{row['params']:,}",
+                    f"{row['macs']:,}",
+                )
+            )
+        return cells
+
+    def __str__(self):
+        header = ("Layer (type)", "Output Shape", "Param #", "Mult-Adds")
+        cells = self._cells()
+        widths = [max([len(header[i])] + [len(c[i]) for c in cells]) + 2 for i in range(4)]
+        total_width = sum(widths) + 1
+
+        def line(values):
+            return (
+                " "
+                + values[0].ljust(widths[0])
+                + values[1].ljust(widths[1])
+                + values[2].rjust(widths[2] - 2).ljust(widths[2])
+                + values[3].rjust(widths[3] - 2)
+            ).rstrip()
+
+        out = [f'Model: "{self.model_name}"  (input {(None,) + tuple(self.input_shape)})', "_" * total_width]
+        out.append(line(header))
+        out.append("=" * total_width)
+        out.extend(line(cell) for cell in cells)
+        out.append("=" * total_width)
+        out.append(f"Total params: {self.total_params:,}")
+        out.append(f"Trainable params: {self.trainable_params:,}")
+        out.append(f"Non-trainable params: {self.non_trainable_params:,}")
+        out.append(f"Total mult-adds (per sample): {self.total_macs:,} ({_human(self.total_macs)})")
+        out.append("_" * total_width)
+        return "\n".join(out)
+
+    __repr__ = __str__
+
+    def _repr_html_(self):
+        import html
+
+        head = "".join(
+            f"<th style='text-align:{a}'>{h}</th>"
+            for h, a in zip(("Layer (type)", "Output Shape", "Param #", "Mult-Adds"), ("left", "left", "right", "right"))
+        )
+        body = "".join(
+            "<tr>"
+            + "".join(
+                f"<td style='text-align:{a}'>{html.escape(c)}</td>"
+                for c, a in zip(cell, ("left", "left", "right", "right"))
+            )
+            + "</tr>"
+            for cell in self._cells()
+        )
+        totals = (
+            f"Total params: {self.total_params:,}<br>Trainable params: {self.trainable_params:,}<br>"
+            f"Non-trainable params: {self.non_trainable_params:,}<br>"
+            f"Total mult-adds (per sample): {self.total_macs:,} ({_human(self.total_macs)})"
+        )
+        return (
+            f"<p><b>Model: {html.escape(self.model_name)}</b> (input {(None,) + tuple(self.input_shape)})</p>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table><p>{totals}</p>"
+        )
+
+
+def summary(model, input_shape, device=None):
+    """Keras-style ``model.summary()`` for a PyTorch model: run it once and record every leaf layer.
+
+    A forward pass of one all-zeros sample of shape ``(1, *input_shape)`` runs under ``torch.no_grad()``
+    in eval mode (so BatchNorm and Dropout behave as at test time; the model's mode is restored), with a
+    forward hook on every leaf module (a module without children). Each call of a leaf becomes a row
+    ``{name, type, output_shape, params, macs}``:
+
+    - ``output_shape``: ``(None, C, H, W)``; ``None`` stands for the batch size, as in Keras;
+    - ``params``: parameters the layer owns (0 for a leaf called a second time, so rows add up);
+    - ``macs``: multiply-adds per sample, ``out_elements * C_in/groups * KH * KW`` for a convolution and
+      ``out_features * in_features`` for a dense layer; 0 for the other layers.
+
+    Parameters
+    ----------
+    model : nn.Module
+    input_shape : tuple of int
+        One sample's shape without the batch dimension, e.g. ``(3, 32, 32)``.
+    device : torch.device or str, optional
+        Where the zeros go; default: the device of the model's parameters (CPU if it has none).
+        The model itself is not moved.
+
+    Returns
+    -------
+    Summary
+        ``print(...)`` it for the table; ``.rows``, ``.total_params``, ``.total_macs`` for the numbers.
+
+    Build a large model under ``with torch.device("meta"):`` to summarise it without allocating or
+    computing anything: meta tensors carry shapes only.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(input_shape, int):
+        input_shape = (input_shape,)
+    if not isinstance(input_shape, (tuple, list, torch.Size)) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in input_shape
+    ):
+        raise TypeError(
+            f"input_shape must be a tuple of positive ints without the batch dimension, e.g. (3, 32, 32); "
+            f"got {input_shape!r}"
+        )
+    input_shape = tuple(input_shape)
+    first_param = next(model.parameters(), None)
+    if device is None:
+        device = first_param.device if first_param is not None else torch.device("cpu")
+    dtype = first_param.dtype if first_param is not None and first_param.is_floating_point() else torch.float32
+
+    names = {}
+    for name, module in model.named_modules():
+        if name and module not in names and next(module.children(), None) is None:
+            names[module] = name
+    if not names and next(model.children(), None) is None:
+        names[model] = type(model).__name__
+
+    rows, seen = [], set()
+
+    def record(module, inputs, output):
+        params = 0
+        if module not in seen:
+            seen.add(module)
+            params = sum(p.numel() for p in module.parameters(recurse=False))
+        rows.append(
+            {
+                "name": names[module],
+                "type": type(module).__name__,
+                "output_shape": _shape_of(output),
+                "params": params,
+                "macs": _multiply_adds(module, output),
+            }
+        )
+
+    handles = [module.register_forward_hook(record) for module in names]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros((1,) + input_shape, device=device, dtype=dtype))
+    except RuntimeError as error:  # e.g. a shape mismatch deep inside: say which argument caused it
+        raise ValueError(
+            f"{type(model).__name__} cannot run on input_shape={input_shape} (batch shape {(1,) + input_shape}): {error}"
+        ) from error
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    return Summary(
+        type(model).__name__,
+        input_shape,
+        rows,
+        count_parameters(model),
+        count_parameters(model, trainable_only=True),
+    )

@@ -1,0 +1,40 @@
+"""PyTorch counterparts of :mod:`cnnlab.reference`: same names, same signatures, torch tensors.
+
+Every function runs on the device of its input (CPU or GPU; nothing here calls ``.cuda()``) and
+is built from differentiable tensor operations, so **autograd computes the backward passes**:
+there are no ``*_backward`` functions. Call ``loss.backward()`` and read ``x.grad``; the tests
+check those gradients against ``torch.nn.functional`` and the NumPy reference's backward passes.
+
+=========================  ====================================================================
+output_size, pad2d         the output-size formula; padding with zeros or edge pixels
+conv2d                     im2col: ``F.unfold`` + one matrix product
+max/avg/min_pool2d         reductions over a strided view of every window (``Tensor.unfold``)
+relu, softmax              elementwise / along an axis
+dropout                    inverted dropout, returns ``(out, mask)``
+linear, flatten            dense layer ``x @ w.T + b``; ``(N, ...) -> (N, -1)``
+softmax_cross_entropy      mean loss tensor (the reference also returns dlogits; here autograd does)
+=========================  ====================================================================
+"""
+
+from cnnlab.torch.activations import relu, softmax
+from cnnlab.torch.conv import conv2d
+from cnnlab.torch.dropout import dropout
+from cnnlab.torch.linear import flatten, linear
+from cnnlab.torch.losses import softmax_cross_entropy
+from cnnlab.torch.padding import output_size, pad2d
+from cnnlab.torch.pool import avg_pool2d, max_pool2d, min_pool2d
+
+__all__ = [
+    "output_size",
+    "pad2d",
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "min_pool2d",
+    "relu",
+    "softmax",
+    "dropout",
+    "linear",
+    "flatten",
+    "softmax_cross_entropy",
+]

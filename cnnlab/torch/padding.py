@@ -1,0 +1,44 @@
+"""Padding and the output-size formula, on torch tensors.
+
+A window of size f moved with stride s over a length n padded with p on each side fits
+
+.. math:: n_{out} = \\left\\lfloor \\frac{n + 2p - f}{s} \\right\\rfloor + 1
+
+times (:func:`output_size`, shared with :mod:`cnnlab.reference`). :func:`pad2d` adds the border
+with ``torch.nn.functional.pad``, so it runs on the tensor's device and autograd differentiates it
+(the gradient of padding is cropping: the border's gradient is dropped, the edge mode's is summed
+into the border pixels).
+"""
+
+import torch.nn.functional as F
+
+from cnnlab._validate import check_rank, output_size, padding4
+from cnnlab.torch._tensor import check_tensor
+
+__all__ = ["output_size", "pad2d"]
+
+# cnnlab's names for torch's modes
+PAD_MODES = {"zeros": "constant", "edge": "replicate"}
+
+
+def pad2d(x, padding, mode="zeros"):
+    """Pad the two spatial axes of a batch of images.
+
+    Shapes
+    ------
+    x:   (N, C, H, W) floating tensor, any device
+    out: (N, C, H + top + bottom, W + left + right), same dtype and device
+
+    padding: int p (all four sides), (ph, pw) (ph rows above and below, pw columns left and
+             right) or (top, bottom, left, right).
+    mode:    "zeros" fills with 0; "edge" repeats the border pixel (torch's "replicate").
+    """
+    check_tensor(x, "x", floating=True)
+    check_rank(x.shape, 4, "x", "(N, C, H, W)")
+    top, bottom, left, right = padding4(padding)
+    if mode not in PAD_MODES:
+        raise ValueError(f"mode must be one of {tuple(PAD_MODES)}, got {mode!r}")
+    if top == bottom == left == right == 0:
+        return x
+    # F.pad lists the last axis first: (left, right, top, bottom)
+    return F.pad(x, (left, right, top, bottom), mode=PAD_MODES[mode])

@@ -1,0 +1,63 @@
+"""Max, average and min pooling over tensor windows.
+
+``Tensor.unfold`` along H and then W gives a strided *view* ``(N, C, OH, OW, KH, KW)`` of every
+window (no copy), and one reduction over the last two axes pools them all. Autograd
+differentiates it: the gradient of ``max`` goes to the index ``torch.max`` returns, the first
+maximum in row-major window order (as in ``F.max_pool2d``); the average spreads it evenly over
+KH*KW cells (padded zeros included, like torch's ``count_include_pad=True``), and overlapping
+windows add up.
+
+Output size (kernel (KH, KW), stride (sh, sw), padding (ph, pw) on both sides):
+
+.. math:: OH = \\left\\lfloor \\frac{H + 2p_h - KH}{s_h} \\right\\rfloor + 1, \\quad
+          OW = \\left\\lfloor \\frac{W + 2p_w - KW}{s_w} \\right\\rfloor + 1
+"""
+
+import torch.nn.functional as F
+
+from cnnlab._validate import pool_geometry
+from cnnlab.torch._tensor import check_tensor
+
+__all__ = ["pool_windows", "max_pool2d", "avg_pool2d", "min_pool2d"]
+
+
+def pool_windows(x, kernel_size=2, stride=None, padding=0, fill=0.0):
+    """Every pooling window of ``x`` as a tensor ``(N, C, OH, OW, KH*KW)``.
+
+    x: (N, C, H, W). The border is padded with ``fill`` (-inf for max, +inf for min, 0 for average),
+    so padding never wins a max or a min. stride None means ``kernel_size`` (non-overlapping windows).
+    """
+    check_tensor(x, "x", floating=True)
+    geometry = pool_geometry(x.shape, kernel_size, stride, padding)
+    (KH, KW), (sh, sw), (ph, pw) = geometry.kernel_size, geometry.stride, geometry.padding
+    if ph or pw:
+        x = F.pad(x, (pw, pw, ph, ph), value=fill)
+    windows = x.unfold(2, KH, sh).unfold(3, KW, sw)  # (N, C, OH, OW, KH, KW), a view
+    return windows.reshape(*windows.shape[:4], KH * KW)
+
+
+def max_pool2d(x, kernel_size=2, stride=None, padding=0):
+    """Largest value of each window.
+
+    x: (N, C, H, W) -> out: (N, C, OH, OW) (formula in the module docstring).
+    kernel_size, stride, padding: int or pair; stride None -> kernel_size; padding <= kernel_size / 2.
+    Equals ``F.max_pool2d(x, kernel_size, stride, padding)``, gradient included (first maximum wins ties).
+    """
+    # torch.max over a dim (not amax) so that ties send the whole gradient to one cell, the first
+    return pool_windows(x, kernel_size, stride, padding, fill=float("-inf")).max(dim=-1).values
+
+
+def avg_pool2d(x, kernel_size=2, stride=None, padding=0):
+    """Mean of each window, padded zeros counted (torch's ``count_include_pad=True``).
+
+    x: (N, C, H, W) -> out: (N, C, OH, OW). Equals ``F.avg_pool2d(x, kernel_size, stride, padding)``.
+    """
+    return pool_windows(x, kernel_size, stride, padding, fill=0.0).mean(dim=-1)
+
+
+def min_pool2d(x, kernel_size=2, stride=None, padding=0):
+    """Smallest value of each window (torch has no min pool: it equals ``-F.max_pool2d(-x, ...)``).
+
+    x: (N, C, H, W) -> out: (N, C, OH, OW); padding is filled with +inf so it never wins.
+    """
+    return pool_windows(x, kernel_size, stride, padding, fill=float("inf")).min(dim=-1).values
