@@ -1,0 +1,278 @@
+"""A small, readable training loop: ``fit``, ``evaluate``, ``predict`` and ``History``.
+
+It does what Keras' ``model.fit`` does in the lecture notes, in plain PyTorch:
+
+- data can be NumPy arrays / tensors ``(images, labels)`` or any ``torch.utils.data.Dataset``;
+  uint8 images (N, H, W) or (N, H, W, C) become float (N, C, H, W) in [0, 1], float images must
+  already be (N, C, H, W) (see ``cnnlab.data.images_to_nchw_float``);
+- the loss is picked from the model's output: one logit per image -> binary cross-entropy
+  (``BCEWithLogitsLoss``), several -> ``CrossEntropyLoss``;
+- augmentation (an ``Augmenter`` or any tensor -> tensor function) runs per training batch on
+  the device, never on validation data;
+- every epoch records loss / accuracy on the training batches (as seen during the epoch, with
+  dropout and augmentation on) and on the validation set (model in eval mode).
+"""
+
+import os
+import time
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from cnnlab._device import device as default_device, seed_everything
+from cnnlab.data import images_to_nchw_float
+
+METRICS = ("loss", "acc", "val_loss", "val_acc")
+
+
+class History(dict):
+    """Per-epoch metrics: a dict of lists ``"loss"``, ``"acc"``, ``"val_loss"``, ``"val_acc"``.
+
+    ``history["val_acc"][-1]`` is the last validation accuracy; validation lists stay empty when
+    ``fit`` had no ``val``. ``history.epochs`` is ``[1, 2, ..., n]`` (the x axis of a plot) and
+    ``history.seconds`` the wall time of each epoch.
+    """
+
+    def __init__(self):
+        super().__init__({name: [] for name in METRICS})
+        self.seconds = []
+
+    @property
+    def epochs(self):
+        return list(range(1, len(self["loss"]) + 1))
+
+    def best(self, metric="val_acc"):
+        """Return ``(epoch, value)`` of the best epoch: highest for accuracies, lowest for losses."""
+        if metric not in self:
+            raise KeyError(f"unknown metric {metric!r}; have {sorted(self)}")
+        values = self[metric]
+        if not values:
+            raise ValueError(f"history has no values for {metric!r} (was val data given to fit?)")
+        index = int(np.argmin(values) if "loss" in metric else np.argmax(values))
+        return index + 1, values[index]
+
+    def __repr__(self):
+        if not self["loss"]:
+            return "History(empty)"
+        last = ", ".join(f"{k}={v[-1]:.4f}" for k, v in self.items() if v)
+        return f"History({len(self['loss'])} epochs; last: {last})"
+
+
+# ----------------------------------------------------------------------- data
+
+
+class _Batches:
+    """Iterate over (x, y) batches of in-memory tensors or a Dataset, optionally shuffled."""
+
+    def __init__(self, data, batch_size, name):
+        self.dataset = None
+        if isinstance(data, torch.utils.data.Dataset):
+            self.dataset = data
+            self.n = len(data)
+        elif isinstance(data, (tuple, list)) and len(data) == 2:
+            images, labels = data
+            if not isinstance(images, torch.Tensor):
+                images = np.asarray(images)
+            images_to_nchw_float(images[:1] if images.ndim else images)  # check the layout now; batches convert lazily
+            y = labels if isinstance(labels, torch.Tensor) else torch.as_tensor(np.asarray(labels))
+            if y.ndim != 1 or y.shape[0] != images.shape[0]:
+                raise ValueError(
+                    f"{name}: labels must be (N,) with N = {images.shape[0]} images, got shape {tuple(y.shape)}"
+                )
+            # Images stay as given (often uint8, 4x smaller than float32) until a batch is drawn.
+            self.images, self.y = images, y
+            self.n = images.shape[0]
+        else:
+            raise TypeError(f"{name} must be a (images, labels) pair or a torch Dataset, got {type(data).__name__}")
+        if self.n == 0:
+            raise ValueError(f"{name} is empty")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.batch_size = batch_size
+
+    def __len__(self):
+        return (self.n + self.batch_size - 1) // self.batch_size
+
+    def iterate(self, shuffle=False, generator=None):
+        if self.dataset is not None:
+            loader = torch.utils.data.DataLoader(self.dataset, batch_size=self.batch_size,
+                                                 shuffle=shuffle, generator=generator)
+            for xb, yb in loader:
+                yield xb.float(), yb
+            return
+        order = torch.randperm(self.n, generator=generator) if shuffle else torch.arange(self.n)
+        for start in range(0, self.n, self.batch_size):
+            index = order[start:start + self.batch_size]
+            if isinstance(self.images, torch.Tensor):
+                xb = images_to_nchw_float(self.images[index])
+            else:
+                xb = torch.from_numpy(np.ascontiguousarray(images_to_nchw_float(self.images[index.numpy()])))
+            yield xb, self.y[index]
+
+
+# ----------------------------------------------------------------------- loss
+
+
+def _is_binary(logits):
+    return logits.ndim == 1 or (logits.ndim == 2 and logits.shape[1] == 1)
+
+
+def _loss_and_correct(logits, labels, loss_fn):
+    """Return (mean loss tensor, number of correct predictions) for one batch."""
+    if _is_binary(logits):
+        logits = logits.reshape(-1)
+        target = labels.to(logits.dtype).reshape(-1)
+        loss = loss_fn(logits, target) if loss_fn else torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+        correct = ((logits > 0).long() == labels.reshape(-1).long()).sum()
+    else:
+        if logits.ndim != 2:
+            raise ValueError(f"model output must be (N, classes) or (N, 1), got shape {tuple(logits.shape)}")
+        labels = labels.long()
+        loss = loss_fn(logits, labels) if loss_fn else torch.nn.functional.cross_entropy(logits, labels)
+        correct = (logits.argmax(dim=1) == labels).sum()
+    return loss, int(correct)
+
+
+def _make_optimizer(optimizer, model, lr):
+    if isinstance(optimizer, torch.optim.Optimizer):
+        return optimizer
+    params = [p for p in model.parameters() if p.requires_grad]
+    if optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    if optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9)
+    if optimizer == "rmsprop":
+        # Chollet trains the cats-vs-dogs CNN with RMSprop.
+        return torch.optim.RMSprop(params, lr=lr)
+    if callable(optimizer):
+        return optimizer(params)
+    raise ValueError(f"optimizer must be 'adam', 'sgd', 'rmsprop', a torch Optimizer or a factory, got {optimizer!r}")
+
+
+def _apply_augment(augment, xb, generator):
+    if hasattr(augment, "torch"):
+        return augment.torch(xb, generator=generator)
+    return augment(xb)
+
+
+# -------------------------------------------------------------------- fitting
+
+
+def fit(model, train, val=None, epochs=5, lr=1e-3, batch_size=64, optimizer="adam", loss=None,
+        augment=None, device=None, seed=0, progress=True):
+    """Train ``model`` and return its ``History``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module mapping (N, C, H, W) floats to logits (N, classes) or (N, 1)
+    train, val : (images, labels) arrays/tensors, or Datasets yielding (image (C, H, W), label)
+    epochs, lr, batch_size : the usual
+    optimizer : "adam" (default), "sgd" (momentum 0.9), "rmsprop", an Optimizer, or params -> Optimizer
+    loss : None (chosen from the output size, see module docstring) or ``f(logits, labels) -> loss``
+    augment : None, an ``cnnlab.augment.Augmenter`` (its ``.torch`` is used) or tensor -> tensor;
+        applied to training batches only, on the device
+    device : default ``cnnlab.device()``
+    seed : seeds shuffling, dropout and augmentation (``cnnlab.seed_everything``); the model's
+        initial weights are whatever the caller built
+    progress : show a tqdm bar (one per fit, counting the batches of all epochs). When the book
+        is built (``CNNLAB_STATIC_WIDGETS=1``) a live bar cannot be shown, so one summary line per
+        epoch is printed instead, like Keras' ``verbose=2``.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    seed_everything(seed)
+    device = torch.device(device) if device is not None else default_device()
+    model.to(device)
+    train_batches = _Batches(train, batch_size, "train")
+    val_batches = _Batches(val, max(batch_size, 256), "val") if val is not None else None
+    opt = _make_optimizer(optimizer, model, lr)
+    shuffle_gen = torch.Generator().manual_seed(seed)
+    augment_gen = torch.Generator().manual_seed(seed + 1)
+    history = History()
+
+    static = os.environ.get("CNNLAB_STATIC_WIDGETS") == "1"
+    bar = tqdm(total=epochs * len(train_batches), unit="batch", disable=not progress or static, leave=True)
+    try:
+        for epoch in range(1, epochs + 1):
+            bar.set_description(f"epoch {epoch}/{epochs}")
+            start = time.perf_counter()
+            model.train()
+            total_loss, total_correct, seen = 0.0, 0, 0
+            for xb, yb in train_batches.iterate(shuffle=True, generator=shuffle_gen):
+                xb, yb = xb.to(device), yb.to(device)
+                if augment is not None:
+                    xb = _apply_augment(augment, xb, augment_gen)
+                opt.zero_grad()
+                batch_loss, correct = _loss_and_correct(model(xb), yb, loss)
+                batch_loss.backward()
+                opt.step()
+                total_loss += float(batch_loss.detach()) * len(yb)
+                total_correct += correct
+                seen += len(yb)
+                bar.update(1)
+                bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{total_correct / seen:.3f}", refresh=False)
+            history["loss"].append(total_loss / seen)
+            history["acc"].append(total_correct / seen)
+            if val_batches is not None:
+                val_loss, val_acc = _evaluate_batches(model, val_batches, device, loss)
+                history["val_loss"].append(val_loss)
+                history["val_acc"].append(val_acc)
+                bar.set_postfix(loss=f"{history['loss'][-1]:.4f}", acc=f"{history['acc'][-1]:.3f}",
+                                val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.3f}")
+            history.seconds.append(time.perf_counter() - start)
+            if progress and static:
+                print(f"epoch {epoch}/{epochs}  " + "  ".join(f"{k} {v[-1]:.4f}" for k, v in history.items() if v)
+                      + f"  ({history.seconds[-1]:.1f} s)", flush=True)
+    finally:
+        bar.close()
+    return history
+
+
+def _evaluate_batches(model, batches, device, loss_fn=None):
+    was_training = model.training
+    model.eval()
+    total_loss, total_correct = 0.0, 0
+    try:
+        with torch.no_grad():
+            for xb, yb in batches.iterate():
+                xb, yb = xb.to(device), yb.to(device)
+                batch_loss, correct = _loss_and_correct(model(xb), yb, loss_fn)
+                total_loss += float(batch_loss) * len(yb)
+                total_correct += correct
+    finally:
+        model.train(was_training)
+    return total_loss / batches.n, total_correct / batches.n
+
+
+def evaluate(model, data, batch_size=256, device=None, loss=None):
+    """Return ``(mean loss, accuracy)`` of ``model`` on ``data`` ((images, labels) or a Dataset), in eval mode."""
+    device = torch.device(device) if device is not None else default_device()
+    model.to(device)
+    return _evaluate_batches(model, _Batches(data, batch_size, "data"), device, loss)
+
+
+def predict(model, images, batch_size=256, device=None):
+    """Return the model's logits as a NumPy array (N, classes) or (N, 1), computed in eval mode.
+
+    ``images`` as for ``fit`` (uint8 NHW/NHWC or float NCHW), or a Dataset of (image, label).
+    """
+    device = torch.device(device) if device is not None else default_device()
+    model.to(device)
+    if isinstance(images, torch.utils.data.Dataset):
+        batches = _Batches(images, batch_size, "images")
+    else:
+        n = len(images) if getattr(images, "ndim", 1) else 0
+        batches = _Batches((images, torch.zeros(n, dtype=torch.long)), batch_size, "images")
+    was_training = model.training
+    model.eval()
+    outputs = []
+    try:
+        with torch.no_grad():
+            for xb, _ in batches.iterate():
+                outputs.append(model(xb.to(device)).cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(outputs).numpy()
