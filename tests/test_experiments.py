@@ -1,0 +1,151 @@
+"""cnnlab.experiments: the data, model and bookkeeping behind the dropout / augmentation / VGG chapters."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cnnlab.experiments import (
+    compare_training,
+    eval_accuracies,
+    fashion_subsets,
+    generalization_gap,
+    receptive_field,
+    small_cnn,
+    tail_mean,
+)
+
+
+def fashion_available():
+    try:
+        from cnnlab.data import load_fashion_mnist
+
+        load_fashion_mnist("test", limit=1)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+needs_fashion = pytest.mark.skipif(not fashion_available(), reason="Fashion-MNIST IDX files not installed")
+
+
+@needs_fashion
+def test_fashion_subsets_are_balanced_disjoint_splits_and_repeatable():
+    (x_train, y_train), (x_val, y_val) = fashion_subsets(5, 3, seed=1, pool=2000)
+    assert x_train.shape == (50, 1, 28, 28) and x_train.dtype == torch.float32
+    assert x_val.shape == (30, 1, 28, 28) and y_val.dtype == torch.int64
+    assert 0.0 <= float(x_train.min()) and float(x_train.max()) <= 1.0
+    assert np.bincount(y_train.numpy(), minlength=10).tolist() == [5] * 10
+    assert np.bincount(y_val.numpy(), minlength=10).tolist() == [3] * 10
+    (again, _), _ = fashion_subsets(5, 3, seed=1, pool=2000)
+    assert torch.equal(again, x_train)
+    (other, _), _ = fashion_subsets(5, 3, seed=2, pool=2000)
+    assert not torch.equal(other, x_train)
+
+
+@needs_fashion
+def test_fashion_subsets_refuses_more_than_the_pool_holds():
+    with pytest.raises(ValueError, match="per class"):
+        fashion_subsets(50, 1, pool=100)
+
+
+def test_small_cnn_shapes_and_dropout_switch():
+    torch.manual_seed(0)
+    plain = small_cnn()
+    torch.manual_seed(0)
+    dropped = small_cnn(dropout=0.5)
+    x = torch.rand(3, 1, 28, 28)
+    assert plain(x).shape == (3, 10)
+    # same layers and same seed -> same initial weights; only the dropout rate differs
+    for a, b in zip(plain.parameters(), dropped.parameters()):
+        assert torch.equal(a, b)
+    plain.eval(), dropped.eval()
+    assert torch.allclose(plain(x), dropped(x))
+    dropped.train()
+    assert not torch.allclose(dropped(x), dropped(x))
+    assert small_cnn(channels=(4, 8), hidden=16, num_classes=3, in_channels=3, image_size=32)(
+        torch.rand(2, 3, 32, 32)
+    ).shape == (2, 3)
+
+
+def test_small_cnn_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="dropout"):
+        small_cnn(dropout=1.0)
+    with pytest.raises(ValueError, match="channels"):
+        small_cnn(channels=(8, 16, 32))
+    with pytest.raises(ValueError, match="image_size"):
+        small_cnn(image_size=2)
+
+
+def test_tail_mean_and_gap_read_the_last_epochs():
+    history = {"acc": [0.5, 0.9, 1.0, 1.0], "val_acc": [0.5, 0.7, 0.8, 0.6]}
+    assert tail_mean(history, "val_acc", last=2) == pytest.approx(0.7)
+    assert tail_mean(history, "acc", last=10) == pytest.approx(0.85)
+    assert generalization_gap(history, last=2) == pytest.approx(1.0 - 0.7)
+    with pytest.raises(ValueError, match="empty"):
+        tail_mean({"val_acc": []})
+    with pytest.raises(ValueError, match="equally long"):
+        generalization_gap({"acc": [1.0], "val_acc": []})
+
+
+def separable_data(n=64, seed=0):
+    """Two classes told apart by the brightness of the left half: learnable in a few epochs."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, 8, 8, generator=generator) * 0.2
+    y = torch.arange(n) % 2
+    x[y == 1, :, :, :4] += 0.7
+    return x, y
+
+
+def tiny_net():
+    # tanh, not ReLU: with two channels a ReLU net can start dead and never learn
+    return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Tanh(), nn.Flatten(), nn.Dropout(0.0), nn.Linear(128, 2))
+
+
+def test_compare_training_same_seed_gives_same_run_and_variants_differ():
+    train, val = separable_data(seed=0), separable_data(seed=1)
+    variants = {
+        "a": {"model": tiny_net},
+        "b": {"model": tiny_net},
+        "slow": {"model": tiny_net, "lr": 1e-5},
+    }
+    histories, models = compare_training(variants, train, val, epochs=3, progress=False, lr=1e-2, batch_size=8, device="cpu")
+    assert set(histories) == set(models) == {"a", "b", "slow"}
+    assert len(histories["a"]["val_acc"]) == 3
+    assert histories["a"]["loss"] == histories["b"]["loss"]  # identical start, data order and updates
+    assert histories["slow"]["loss"] != histories["a"]["loss"]  # the override reached fit
+    assert histories["a"]["val_acc"][-1] > 0.9
+    result = eval_accuracies(models["a"], train, val, device="cpu")
+    assert set(result) == {"train_acc", "val_acc", "gap"}
+    assert result["gap"] == pytest.approx(result["train_acc"] - result["val_acc"])
+    assert result["val_acc"] == pytest.approx(histories["a"]["val_acc"][-1])
+
+
+def test_compare_training_rejects_malformed_variants():
+    train = separable_data()
+    with pytest.raises(TypeError, match="variants"):
+        compare_training({}, train, train, epochs=1)
+    with pytest.raises(TypeError, match="callable 'model'"):
+        compare_training({"x": {"model": None}}, train, train, epochs=1)
+
+
+@pytest.mark.parametrize("depth, expected", [(1, 3), (2, 5), (3, 7)])
+def test_receptive_field_of_stacked_3x3_convs(depth, expected):
+    layers = nn.Sequential(*[m for _ in range(depth) for m in (nn.Conv2d(2, 2, 3, padding=1), nn.ReLU())])
+    assert receptive_field(layers, in_channels=2, size=21) == (expected, expected)
+
+
+def test_receptive_field_of_5x5_and_of_dilated_and_strided_convs():
+    assert receptive_field(nn.Conv2d(1, 4, 5)) == (5, 5)
+    assert receptive_field(nn.Conv2d(1, 1, 3, dilation=2)) == (5, 5)
+    # 3x3 stride 2 then 3x3: 3 + (3 - 1) * 2 = 7
+    assert receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3, stride=2), nn.Conv2d(1, 1, 3))) == (7, 7)
+
+
+def test_receptive_field_bad_input():
+    with pytest.raises(ValueError, match="larger size"):
+        receptive_field(nn.Conv2d(1, 1, 5, padding=2), size=5)
+    with pytest.raises(TypeError, match="nn.Module"):
+        receptive_field("conv")
+    with pytest.raises(ValueError, match=r"\(1, F, h, w\)"):
+        receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Flatten()))
