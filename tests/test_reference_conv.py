@@ -155,3 +155,36 @@ def test_conv2d_in_small_image_batches_matches_torch(monkeypatch, chunk_bytes):
     dx, dw, db = R.conv2d_backward(dout, x, w, stride=(2, 1), padding=1)
     for mine, theirs in [(out, out_t), (dx, dx_t), (dw, dw_t), (db, db_t)]:
         np.testing.assert_allclose(mine, theirs, rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("seed", range(200, 208))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_stride1_input_gradient_by_shifts_matches_torch(monkeypatch, seed, dtype):
+    # Stride 1 with at least SHIFT_MIN_CHANNELS input channels takes the shift-and-matmul input
+    # gradient; a small CHUNK_BYTES splits its columns into several blocks.
+    import cnnlab.reference.conv as conv_module
+
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 4096)
+    rng = np.random.default_rng(seed)
+    while True:
+        N, Fo = int(rng.integers(1, 4)), int(rng.integers(1, 6))
+        C = conv_module.SHIFT_MIN_CHANNELS + int(rng.integers(0, 5))
+        H, W = (int(v) for v in rng.integers(1, 12, size=2))
+        KH, KW = (int(v) for v in rng.integers(1, 5, size=2))
+        padding = [0, "same", (int(rng.integers(0, 3)), int(rng.integers(0, 3)))][rng.integers(0, 3)]
+        try:
+            conv_geometry((N, C, H, W), (Fo, C, KH, KW), 1, padding)
+            break
+        except ValueError:
+            continue  # kernel larger than the padded input: draw again
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((Fo, C, KH, KW)).astype(dtype)
+    out = R.conv2d(x, w, None, 1, padding)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    _, dx_t, dw_t, _ = torch_conv(x, w, None, 1, padding, dout)
+    dx, dw, _ = R.conv2d_backward(dout, x, w, 1, padding)
+    assert dx.shape == x.shape and dx.dtype == dw.dtype == dtype
+    tol = dict(rtol=1e-7, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dx, dx_t, **tol)
+    np.testing.assert_allclose(dw, dw_t, **tol)

@@ -103,6 +103,9 @@ def conv2d_backward(dout, x, w, stride=1, padding=0):
 
     db sums dout; dw correlates dout with the input windows (columns);
     dx scatters each window's gradient ``w^T dout`` back onto the pixels it came from (col2im).
+    With stride 1 (and at least SHIFT_MIN_CHANNELS input channels) dx is what it also is, a
+    convolution of the zero-padded dout with the kernel flipped in both directions and its F
+    and C axes swapped, done by shift and matmul (_input_gradient_by_shifts): no col2im scatter.
     """
     x, w, _, (stride, pads, out_size) = _prepare(x, w, None, stride, padding)
     N, C, H, W = x.shape
@@ -115,11 +118,16 @@ def conv2d_backward(dout, x, w, stride=1, padding=0):
     w_rows = w.reshape(F, -1)
     windows = _windows(pad_constant(x, pads), w.shape[2:], stride, out_size)
     dw_rows = np.zeros_like(w_rows)
-    dx_padded = np.zeros((N, C, H + pads[0] + pads[1], W + pads[2] + pads[3]), dtype=x.dtype)
+    padded_shape = (N, C, H + pads[0] + pads[1], W + pads[2] + pads[3])
+    dx_by_shifts = stride == (1, 1) and C >= SHIFT_MIN_CHANNELS
+    dx_padded = None if dx_by_shifts else np.zeros(padded_shape, dtype=x.dtype)
     for batch in _batches(N, w_rows.shape[1] * dout.shape[2], x.itemsize):
         columns = _im2col(windows[batch])  # (n, CKK, P)
         dw_rows += np.matmul(dout[batch], columns.transpose(0, 2, 1)).sum(axis=0)  # sum_i (F, P) @ (P, CKK)
-        _col2im_add(dx_padded[batch], np.matmul(w_rows.T, dout[batch]), w.shape[2:], stride, out_size)
+        if not dx_by_shifts:
+            _col2im_add(dx_padded[batch], np.matmul(w_rows.T, dout[batch]), w.shape[2:], stride, out_size)
+    if dx_by_shifts:
+        dx_padded = _input_gradient_by_shifts(dout.reshape(N, F, *out_size), w, padded_shape)
     dx = dx_padded[:, :, pads[0] : pads[0] + H, pads[2] : pads[2] + W]
     return dx, dw_rows.reshape(w.shape), db
 
@@ -136,6 +144,44 @@ def _col2im_add(dx_padded, dcolumns, kernel_size, stride, out_size):
     for u in range(KH):
         for v in range(KW):
             dx_padded[:, :, u : u + (OH - 1) * sh + 1 : sh, v : v + (OW - 1) * sw + 1 : sw] += dcolumns[:, :, u, v]
+
+
+# Stride-1 input gradient by "shift and matmul". Lay the padded images end to end as one long
+# row per channel: position m = (i*Hp + r)*Wp + c of that flat grid is pixel (r, c) of image i.
+# With stride 1, output m read input m + u*Wp + v through w[:, :, u, v], so input m received
+#     dx_grid[:, m] = sum_{u, v} w[:, :, u, v].T @ dout_grid[:, m - u*Wp - v]
+# that is KH*KW ordinary matrix multiplies, each of a shifted slice of dout_grid (a view, not a
+# copy: its rows are contiguous, which BLAS takes as is). No (C*KH*KW, OH*OW) matrix of window
+# gradients is made and nothing is scattered. Flat positions that wrap around a row or an image
+# edge are harmless: dout_grid is zero there.
+# With few channels (C < 16) the (C, F) matrices are too thin for BLAS and col2im is faster.
+SHIFT_MIN_CHANNELS = 16
+
+
+def _input_gradient_by_shifts(dout, w, padded_shape):
+    """Stride 1: gradient (N, C, Hp, Wp) with respect to the padded input, given dout (N, F, OH, OW)."""
+    (N, F, OH, OW), (_, C, KH, KW), (Hp, Wp) = dout.shape, w.shape, padded_shape[2:]
+    M = N * Hp * Wp
+    # dout on the flat grid, zero where no output was computed, after `reach` zeros (the largest
+    # shift u*Wp + v) so that every shifted slice stays in bounds: flat m - shift is column reach + m - shift.
+    reach = (KH - 1) * Wp + KW - 1
+    dout_grid = np.zeros((F, reach + M), dtype=dout.dtype)
+    dout_grid[:, reach:].reshape(F, N, Hp, Wp)[:, :, :OH, :OW] = dout.transpose(1, 0, 2, 3)
+    starts = [reach - (u * Wp + v) for u in range(KH) for v in range(KW)]
+    w_t = w.transpose(2, 3, 1, 0).reshape(KH * KW, C, F)  # w[:, :, u, v].T, contiguous, one per offset
+    dx_grid = np.empty((C, M), dtype=dout.dtype)
+    # Columns in cache-sized blocks: numpy's matmul cannot add into its output, so the KH*KW
+    # products are summed by hand, which is cheap only while the running sum is in the cache.
+    block = max(1, CHUNK_BYTES // 2 // (C * dout.itemsize))
+    for lo in range(0, M, block):
+        hi = min(M, lo + block)
+        total = np.matmul(w_t[0], dout_grid[:, starts[0] + lo : starts[0] + hi])
+        product = np.empty_like(total)
+        for w_shift, start in zip(w_t[1:], starts[1:]):
+            np.matmul(w_shift, dout_grid[:, start + lo : start + hi], out=product)
+            total += product
+        dx_grid[:, lo:hi] = total
+    return dx_grid.reshape(C, N, Hp, Wp).transpose(1, 0, 2, 3)
 
 
 def conv2d_naive(x, w, b=None, stride=1, padding=0):
