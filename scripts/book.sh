@@ -6,18 +6,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
-# MathJax from Debian's libjs-mathjax, served from _static so pages need no network.
-if [ ! -f _static/mathjax/MathJax.js ]; then
-  mkdir -p _static/mathjax
+# MathJax 2 from Debian's libjs-mathjax, copied into the site (html_extra_path) so pages need no network.
+if [ ! -f _mathjax/mathjax/MathJax.js ]; then
+  mkdir -p _mathjax/mathjax/fonts/HTML-CSS/TeX
   src=/usr/share/javascript/mathjax
-  cp -rL "$src/MathJax.js" "$src/config" "$src/extensions" "$src/jax" _static/mathjax/
-  mkdir -p _static/mathjax/fonts/HTML-CSS/TeX
-  cp -rL "$src/fonts/HTML-CSS/TeX/woff" "$src/fonts/HTML-CSS/TeX/otf" _static/mathjax/fonts/HTML-CSS/TeX/
+  cp -rL "$src/MathJax.js" "$src/config" "$src/extensions" "$src/jax" _mathjax/mathjax/
+  cp -rL "$src/fonts/HTML-CSS/TeX/woff" "$src/fonts/HTML-CSS/TeX/otf" _mathjax/mathjax/fonts/HTML-CSS/TeX/
 fi
 
 export CNNLAB_STATIC_WIDGETS=1   # widgets draw their static figure in the rendered pages
 export MPLBACKEND=Agg
 export PYTHONHASHSEED=0
 start=$(date +%s)
-.venv/bin/jupyter-book build . -W -n --keep-going --builder html "$@"
+if ! .venv/bin/jupyter-book build . -W -n --keep-going --builder html "$@"; then
+  # Show the saved tracebacks of failed notebooks, so a CI log says which cell broke and why.
+  for report in _build/html/reports/*.err.log; do
+    [ -f "$report" ] && { echo "=== $report"; tail -n 40 "$report"; }
+  done
+  echo "[book] build FAILED (cell error or Sphinx warning, see above)" >&2
+  exit 1
+fi
 echo "[book] built _build/html/index.html in $(( $(date +%s) - start )) s"
