@@ -17,16 +17,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from cnnlab import reference
+from cnnlab.convolution_demos import KERNELS as demo_kernels
 from cnnlab.data import photo
 from cnnlab.plots.windows import _draw_cells, windows_figure
 
+# The explorer's presets, by the names its dropdown shows; the kernels are the book's own.
 KERNELS = {
-    # Sobel kernels: "edge-x" responds to brightness changing along x (vertical edges).
-    "edge-x": np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64),
-    "edge-y": np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype=np.float64),
-    "sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=np.float64),
-    "blur": np.full((3, 3), 1 / 9),
-    "identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=np.float64),
+    "edge-x": demo_kernels["sobel_x"],  # brightness changing along x: vertical edges
+    "edge-y": demo_kernels["sobel_y"],
+    "sharpen": demo_kernels["sharpen"],
+    "blur": demo_kernels["box_blur"],
+    "identity": demo_kernels["identity"],
 }
 POOL_MODES = ("max", "avg", "min")
 POOL = {"max": reference.max_pool2d, "avg": reference.avg_pool2d, "min": reference.min_pool2d}
