@@ -899,8 +899,10 @@ def _torch():
 
 
 def count_params(model):
-    """Number of scalar parameters (the grader's own count)."""
-    return int(sum(p.numel() for p in model.parameters()))
+    """Number of scalar parameters (``cnnlab.models.count_parameters``; called outside the tripwires)."""
+    from cnnlab.models import count_parameters
+
+    return count_parameters(model)
 
 
 def check_cnn(model, input_shape=(5, 1, 28, 28), num_classes=10, min_convs=2, max_params=1_000_000):
