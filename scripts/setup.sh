@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
-apt_packages=(dataset-fashion-mnist chromium libjs-mathjax fonts-mathjax)
+apt_packages=(dataset-fashion-mnist chromium libjs-mathjax fonts-mathjax bubblewrap postgresql)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
