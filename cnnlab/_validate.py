@@ -19,6 +19,7 @@ same_padding(kernel_size)                 (before, after), torch's rule for padd
 conv_geometry(x_shape, w_shape, stride, padding, b_shape=None) -> ConvGeometry
 pool_geometry(x_shape, kernel_size, stride, padding) -> PoolGeometry
 check_probability(p, name)                0 <= p < 1
+batch_norm_shapes(x_shape, gamma_shape, ...) (N, C, H, W) and per-channel (C,) parameters
 as_float_array(x, name)                   NumPy: keep float dtypes, promote ints/bools to float64
 """
 
@@ -39,6 +40,11 @@ __all__ = [
     "pool_geometry",
     "check_probability",
     "as_float_array",
+    "batch_norm_shapes",
+    "check_dilation",
+    "dilated_size",
+    "ConvTransposeGeometry",
+    "conv_transpose_geometry",
 ]
 
 ConvGeometry = namedtuple("ConvGeometry", "stride padding out_size")
@@ -241,6 +247,62 @@ def check_probability(p, name="p"):
     return p
 
 
+def check_dilation(dilation):
+    """Return ``(dh, dw)`` from an int or a pair; each must be at least 1 (1 is an ordinary convolution)."""
+    dilation = pair(dilation, "dilation")
+    if min(dilation) < 1:
+        raise ValueError(f"dilation must be at least 1, got {dilation}")
+    return dilation
+
+
+def dilated_size(kernel_size, dilation):
+    """Span of a kernel of ``kernel_size`` taps with ``dilation - 1`` gaps between them: d (k - 1) + 1."""
+    return _int(dilation, "dilation") * (_int(kernel_size, "kernel_size") - 1) + 1
+
+
+ConvTransposeGeometry = namedtuple("ConvTransposeGeometry", "stride padding output_padding out_size")
+ConvTransposeGeometry.__doc__ = """Normalised transposed-convolution settings.
+
+stride:         (sh, sw), the spacing of the input pixels on the output canvas
+padding:        (ph, pw), rows/columns removed from each side of the full output
+output_padding: (oph, opw), extra rows/columns kept at the bottom/right
+out_size:       (OH, OW)
+"""
+
+
+def conv_transpose_geometry(x_shape, w_shape, stride=1, padding=0, output_padding=0, b_shape=None):
+    """Check a transposed convolution's arguments and return a :class:`ConvTransposeGeometry`.
+
+    x_shape: (N, C_in, H, W); w_shape: (C_in, C_out, KH, KW) (torch's layout for conv_transpose2d);
+    b_shape: (C_out,) or None. Output: OH = (H - 1) sh - 2 ph + KH + oph, likewise OW.
+    As in torch, output_padding must be smaller than the stride.
+    """
+    x_shape = check_rank(x_shape, 4, "x", "(N, C_in, H, W)")
+    w_shape = check_rank(w_shape, 4, "w", "(C_in, C_out, KH, KW)")
+    _, C, H, W = x_shape
+    Cw, C_out, KH, KW = w_shape
+    if C != Cw:
+        raise ValueError(
+            f"channel mismatch: x has C_in={C} channels (shape {x_shape}) but w of shape {w_shape} "
+            f"(C_in, C_out, KH, KW) expects C_in={Cw}"
+        )
+    if b_shape is not None and tuple(b_shape) != (C_out,):
+        raise ValueError(f"b must have shape (C_out,) = ({C_out},) to match w of shape {w_shape}, "
+                         f"got shape {tuple(b_shape)}")
+    (sh, sw), (ph, pw) = _check_stride(stride), _check_padding(padding)
+    oph, opw = pair(output_padding, "output_padding")
+    if min(oph, opw) < 0 or oph >= sh or opw >= sw:
+        raise ValueError(f"output_padding must be non-negative and smaller than the stride {(sh, sw)}, "
+                         f"got {(oph, opw)}")
+    out_size = ((H - 1) * sh - 2 * ph + KH + oph, (W - 1) * sw - 2 * pw + KW + opw)
+    if min(out_size) < 1:
+        raise ValueError(
+            f"padding {(ph, pw)} removes the whole output: (H - 1) sh - 2 ph + KH + oph = {out_size} "
+            f"for x of shape {x_shape} and w of shape {w_shape}"
+        )
+    return ConvTransposeGeometry((sh, sw), (ph, pw), (oph, opw), out_size)
+
+
 def as_float_array(x, name):
     """NumPy array view of ``x`` with a floating dtype.
 
@@ -256,3 +318,43 @@ def as_float_array(x, name):
     if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
         return arr.astype(np.float64)
     raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype} (shape {arr.shape})")
+
+
+def batch_norm_shapes(x_shape, gamma_shape=None, beta_shape=None, running_mean_shape=None,
+                      running_var_shape=None, training=True, momentum=0.1, eps=1e-5):
+    """Check a 2-D batch normalisation's arguments; return ``(C, M)`` with ``M = N * H * W``.
+
+    x_shape: (N, C, H, W); every per-channel argument (gamma, beta, running_mean, running_var) has
+    shape (C,) or is None. Evaluation (``training=False``) needs both running statistics; training
+    needs more than one value per channel (``M > 1``), as in torch, because the variance of one value is 0.
+    momentum in [0, 1]; eps > 0.
+    """
+    x_shape = check_rank(x_shape, 4, "x", "(N, C, H, W)")
+    N, C, H, W = x_shape
+    for name, shape in (("gamma", gamma_shape), ("beta", beta_shape), ("running_mean", running_mean_shape),
+                        ("running_var", running_var_shape)):
+        if shape is not None and tuple(shape) != (C,):
+            raise ValueError(f"{name} must have shape (C,) = ({C},) to match x of shape {x_shape}, "
+                             f"got shape {tuple(shape)}")
+    if not isinstance(training, bool):
+        raise TypeError(f"training must be a bool, got {type(training).__name__} {training!r}")
+    if (running_mean_shape is None) != (running_var_shape is None):
+        raise ValueError("running_mean and running_var must be given together (both None or both of shape "
+                         f"(C,) = ({C},)), got shapes {running_mean_shape and tuple(running_mean_shape)} and "
+                         f"{running_var_shape and tuple(running_var_shape)}")
+    if not training and running_mean_shape is None:
+        raise ValueError(f"training=False normalises with running_mean and running_var, but both are None "
+                         f"(x of shape {x_shape})")
+    M = N * H * W
+    if training and M < 2:
+        raise ValueError(f"training needs more than one value per channel, got N * H * W = {N} * {H} * {W} = {M} "
+                         f"(x of shape {x_shape})")
+    for name, value in (("momentum", momentum), ("eps", eps)):
+        # NumPy scalars have __float__; bools and strings are never a sensible rate or epsilon
+        if isinstance(value, (bool, str)) or not hasattr(value, "__float__"):
+            raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not 0.0 <= float(momentum) <= 1.0:
+        raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
+    if not float(eps) > 0.0:
+        raise ValueError(f"eps must be positive, got {eps!r}")
+    return C, M

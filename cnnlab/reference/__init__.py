@@ -6,10 +6,16 @@ NCHW like PyTorch. Float dtypes are kept (float32 in, float32 out); integer and 
 inputs are promoted to float64. Bad arguments raise ValueError/TypeError naming the
 argument and the shapes (see ``cnnlab._validate``).
 
-Modules: padding, conv, pool, activations, dropout, linear, losses.
+Modules: padding, conv, pool, activations, dropout, linear, losses, batchnorm.
 """
 
 from cnnlab.reference.activations import relu, relu_backward, softmax
+from cnnlab.reference.batchnorm import (
+    batch_norm2d,
+    batch_norm2d_backward,
+    batch_norm2d_backward_naive,
+    batch_norm2d_naive,
+)
 from cnnlab.reference.conv import conv2d, conv2d_backward, conv2d_naive, corr2d
 from cnnlab.reference.dropout import dropout, dropout_backward
 from cnnlab.reference.linear import flatten, linear, linear_backward
@@ -52,4 +58,8 @@ __all__ = [
     "linear_backward",
     "flatten",
     "softmax_cross_entropy",
+    "batch_norm2d",
+    "batch_norm2d_naive",
+    "batch_norm2d_backward",
+    "batch_norm2d_backward_naive",
 ]

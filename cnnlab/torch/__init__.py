@@ -13,10 +13,12 @@ relu, softmax              elementwise / along an axis
 dropout                    inverted dropout, returns ``(out, mask)``
 linear, flatten            dense layer ``x @ w.T + b``; ``(N, ...) -> (N, -1)``
 softmax_cross_entropy      mean loss tensor (the reference also returns dlogits; here autograd does)
+batch_norm2d               per-channel batch statistics; running estimates updated in place
 =========================  ====================================================================
 """
 
 from cnnlab.torch.activations import relu, softmax
+from cnnlab.torch.batchnorm import batch_norm2d
 from cnnlab.torch.conv import conv2d
 from cnnlab.torch.dropout import dropout
 from cnnlab.torch.linear import flatten, linear
@@ -37,4 +39,5 @@ __all__ = [
     "linear",
     "flatten",
     "softmax_cross_entropy",
+    "batch_norm2d",
 ]
