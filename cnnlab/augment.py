@@ -393,3 +393,105 @@ def warp_torch(batch, theta, fill="nearest"):
     grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
     return F.grid_sample(batch, grid, mode="bilinear", align_corners=False,
                          padding_mode="border" if fill == "nearest" else "zeros")
+
+
+# ------------------------------------------------------------- crops and noise
+
+
+class RandomCrop:
+    """Pad by ``padding`` pixels of zeros, then cut a random window of the original size (integer shifts).
+
+    The augmentation of the CIFAR-10 ResNets (pad 4, crop 32): every image moves by up to ``padding``
+    pixels in each direction, with no interpolation, so pixel values are never blurred. With
+    ``flip=True`` half of the images are also mirrored left-right.
+
+    ``crop.torch(batch, generator)`` works on a float tensor (N, C, H, W) on its own device (what
+    ``cnnlab.train.fit(augment=...)`` calls); ``crop(batch, rng)`` on a NumPy batch (N, H, W) or (N, H, W, C).
+
+    Shape:
+        (N, C, H, W) -> (N, C, H, W): the output at ``(i, j)`` is the input at ``(i + dy, j + dx)``, with
+        ``dy, dx`` drawn uniformly from ``-padding .. padding`` per image, and 0 outside the image.
+
+    Example:
+        >>> RandomCrop(2).torch(torch.rand(8, 1, 28, 28)).shape  # doctest: +SKIP
+        torch.Size([8, 1, 28, 28])
+    """
+
+    def __init__(self, padding, flip=False):
+        if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
+            raise ValueError(f"padding must be a non-negative int (pixels), got {padding!r}")
+        if not isinstance(flip, (bool, np.bool_)):
+            raise TypeError(f"flip must be True or False, got {flip!r}")
+        self.padding = int(padding)
+        self.flip = bool(flip)
+
+    def __repr__(self):
+        return f"RandomCrop(padding={self.padding}, flip={self.flip})"
+
+    def torch(self, batch, generator=None):
+        import torch as pytorch
+        import torch.nn.functional as F
+
+        if not isinstance(batch, pytorch.Tensor):
+            raise TypeError(f"batch must be a torch.Tensor, got {type(batch).__name__}")
+        if batch.ndim != 4 or not batch.is_floating_point():
+            raise ValueError(f"batch must be a float tensor (N, C, H, W), got {batch.dtype} of shape {tuple(batch.shape)}")
+        n, c, h, w = batch.shape
+        p = self.padding
+        draw_device = generator.device if generator is not None else pytorch.device("cpu")
+        offsets = pytorch.randint(0, 2 * p + 1, (2, n), generator=generator, device=draw_device).to(batch.device)
+        flips = pytorch.rand(n, generator=generator, device=draw_device).to(batch.device) < 0.5
+        padded = F.pad(batch, (p, p, p, p))
+        # one gather for the whole batch: row index dy + i and column index dx + j of the padded image
+        rows = (offsets[0].view(n, 1) + pytorch.arange(h, device=batch.device).view(1, h))  # (N, H)
+        cols = (offsets[1].view(n, 1) + pytorch.arange(w, device=batch.device).view(1, w))  # (N, W)
+        if self.flip:
+            cols = pytorch.where(flips.view(n, 1), cols.flip(1), cols)
+        out = padded.gather(2, rows.view(n, 1, h, 1).expand(n, c, h, w + 2 * p))
+        return out.gather(3, cols.view(n, 1, 1, w).expand(n, c, h, w))
+
+    def __call__(self, batch, rng=None):
+        """Crop a NumPy batch (N, H, W) or (N, H, W, C); the loop version of ``torch``."""
+        rng = _as_rng(rng)
+        images = np.asarray(batch)
+        if images.ndim not in (3, 4):
+            raise ValueError(f"batch must be (N, H, W) or (N, H, W, C), got shape {images.shape}")
+        p = self.padding
+        pad = [(0, 0), (p, p), (p, p)] + [(0, 0)] * (images.ndim - 3)
+        padded = np.pad(images, pad)
+        h, w = images.shape[1:3]
+        out = np.empty_like(images)
+        for k in range(images.shape[0]):
+            dy, dx = rng.integers(0, 2 * p + 1, size=2)
+            out[k] = padded[k, dy:dy + h, dx:dx + w]
+            if self.flip and rng.random() < 0.5:
+                out[k] = out[k][:, ::-1]
+        return out
+
+
+class GaussianNoise:
+    """Add independent Gaussian noise of standard deviation ``std`` to every pixel, then clip to [0, 1].
+
+    The "augmentation" that lecture note 003 says "will not help": it changes pixel values but never
+    the geometry, so the network sees no new shapes or positions.
+
+    Shape:
+        (N, C, H, W) -> (N, C, H, W), float in [0, 1].
+    """
+
+    def __init__(self, std):
+        if isinstance(std, bool) or not isinstance(std, (int, float)) or std < 0:
+            raise ValueError(f"std must be a non-negative number, got {std!r}")
+        self.std = float(std)
+
+    def __repr__(self):
+        return f"GaussianNoise(std={self.std})"
+
+    def torch(self, batch, generator=None):
+        import torch as pytorch
+
+        if not isinstance(batch, pytorch.Tensor) or batch.ndim != 4 or not batch.is_floating_point():
+            raise ValueError(f"batch must be a float tensor (N, C, H, W), got {getattr(batch, 'shape', type(batch))}")
+        draw_device = generator.device if generator is not None else pytorch.device("cpu")
+        noise = pytorch.randn(batch.shape, generator=generator, device=draw_device, dtype=batch.dtype)
+        return (batch + self.std * noise.to(batch.device)).clamp(0.0, 1.0)

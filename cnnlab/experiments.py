@@ -12,6 +12,10 @@ the chapters stay short and the code is tested.
 - ``tail_mean`` / ``generalization_gap``: read a history without being fooled by one noisy epoch.
 - ``eval_accuracies``: training and validation accuracy of a trained model, both in eval mode.
 - ``receptive_field``: measure, with autograd, how many input pixels one output unit sees.
+- ``run_seeds`` / ``SeedRuns``: every variant over several seeds, paired by seed; mean +- sd, the paired
+  difference with a t-interval, curves with bands. One seed's run is never a conclusion.
+- ``learning_curve``: the same, repeated over training-set sizes.
+- ``fashion_cnn``: the wider batch-normalised network that chapter 8 trains on all 60,000 images.
 """
 
 import copy
@@ -29,6 +33,11 @@ __all__ = [
     "generalization_gap",
     "eval_accuracies",
     "receptive_field",
+    "paired_interval",
+    "SeedRuns",
+    "run_seeds",
+    "learning_curve",
+    "fashion_cnn",
 ]
 
 
@@ -227,3 +236,273 @@ def receptive_field(layers, in_channels=1, size=32):
     if rows.min() == 0 or cols.min() == 0 or rows.max() == size - 1 or cols.max() == size - 1:
         raise ValueError(f"the receptive field reaches the edge of the {size}x{size} probe; pass a larger size")
     return height, width
+
+
+# ------------------------------------------------------------------------------------------------ seeds
+
+
+def paired_interval(a, b, confidence=0.95):
+    """Mean of the paired differences ``b - a`` and its Student-t confidence interval.
+
+    ``a[i]`` and ``b[i]`` are the results of two variants run with the same seed ``i`` (same initial
+    weights, same batches, same images), so their difference removes the seed-to-seed variation that
+    both share. The interval is ``mean +- t_{n-1} * sd / sqrt(n)`` over the ``n`` differences.
+
+    Args:
+        a, b: sequences of ``n >= 2`` numbers, paired by position.
+        confidence: coverage of the interval, in (0, 1).
+
+    Returns:
+        dict ``{"mean", "low", "high", "sd", "n", "differences"}``; ``low > 0`` means ``b`` is larger
+        than ``a`` beyond the noise of these seeds, ``high < 0`` smaller, otherwise the data cannot tell.
+
+    Example:
+        >>> r = paired_interval([0.80, 0.82, 0.81], [0.83, 0.84, 0.84])
+        >>> round(r["mean"], 3), r["low"] > 0
+        (0.027, True)
+    """
+    from scipy import stats
+
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"a and b must be 1-D and paired (same shape), got shapes {a.shape} and {b.shape}")
+    if a.shape[0] < 2:
+        raise ValueError(f"a paired interval needs at least 2 pairs, got {a.shape[0]}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    differences = b - a
+    n = differences.shape[0]
+    mean = float(differences.mean())
+    sd = float(differences.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / np.sqrt(n))
+    return {"mean": mean, "low": mean - half, "high": mean + half, "sd": sd, "n": n, "differences": differences}
+
+
+class SeedRuns:
+    """What ``run_seeds`` measured: for every variant, one training run per seed.
+
+    Attributes:
+        seeds: the seeds, in order; run ``i`` of every variant used ``seeds[i]``.
+        histories: ``{variant: [History per seed]}``.
+        results: ``{variant: {metric: np.ndarray (n_seeds,)}}`` with ``val_acc`` and ``val_loss`` (the final
+            network, eval mode) and, when measured, ``train_acc`` (eval mode) and ``gap = train_acc - val_acc``.
+        seconds: total training wall time.
+    """
+
+    def __init__(self, seeds, histories, results, seconds):
+        self.seeds = list(seeds)
+        self.histories = histories
+        self.results = results
+        self.seconds = seconds
+
+    @property
+    def variants(self):
+        return list(self.histories)
+
+    def values(self, variant, metric="val_acc"):
+        """The per-seed values of ``metric`` for ``variant`` (``np.ndarray`` of shape ``(n_seeds,)``)."""
+        if variant not in self.results:
+            raise KeyError(f"unknown variant {variant!r}; have {self.variants}")
+        if metric not in self.results[variant]:
+            raise KeyError(f"unknown metric {metric!r}; have {sorted(self.results[variant])}")
+        return self.results[variant][metric]
+
+    def mean_sd(self, variant, metric="val_acc"):
+        """``(mean, sd)`` of ``metric`` over the seeds (sd with ``ddof=1``)."""
+        values = self.values(variant, metric)
+        return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+    def paired(self, baseline, variant, metric="val_acc", confidence=0.95):
+        """``paired_interval`` of ``variant - baseline`` over the seeds (see there)."""
+        return paired_interval(self.values(baseline, metric), self.values(variant, metric), confidence)
+
+    def table(self, metrics=("val_acc", "gap")):
+        """A text table: one row per variant, ``mean +- sd`` of each metric over the seeds."""
+        metrics = [m for m in metrics if all(m in r for r in self.results.values())]
+        lines = [f"{'variant':24s}" + "".join(f"{m:>20s}" for m in metrics)]
+        for variant in self.variants:
+            cells = []
+            for metric in metrics:
+                mean, sd = self.mean_sd(variant, metric)
+                cells.append(f"{mean:12.4f} +- {sd:.4f}")
+            lines.append(f"{variant:24s}" + "".join(f"{c:>20s}" for c in cells))
+        return "\n".join(lines) + f"\n({len(self.seeds)} seeds: {self.seeds})"
+
+    def __repr__(self):
+        return f"SeedRuns({self.variants}, seeds={self.seeds})"
+
+    def plot(self, metrics=("loss", "acc"), title=None, axes=None):
+        """Mean curves over the seeds with a +-1 sd band: training solid, validation dashed."""
+        import matplotlib.pyplot as plt
+
+        if isinstance(metrics, str):
+            metrics = (metrics,)
+        if axes is None:
+            fig, axes = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics), 3.3), squeeze=False)
+            axes = axes.ravel()
+        else:
+            fig = np.ravel(axes)[0].figure
+            axes = np.ravel(axes)
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for ax, metric in zip(axes, metrics):
+            for i, variant in enumerate(self.variants):
+                for key, style, kind in ((metric, "-", "train"), ("val_" + metric, "--", "val")):
+                    runs = [list(h[key]) for h in self.histories[variant]]
+                    if not runs or not runs[0]:
+                        continue
+                    curves = np.array(runs, dtype=np.float64)
+                    mean, sd = curves.mean(axis=0), curves.std(axis=0, ddof=1)
+                    epochs = np.arange(1, curves.shape[1] + 1)
+                    colour = colours[i % len(colours)]
+                    ax.plot(epochs, mean, style, color=colour, label=f"{variant} {kind}")
+                    ax.fill_between(epochs, mean - sd, mean + sd, color=colour, alpha=0.15, linewidth=0)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel({"loss": "loss", "acc": "accuracy"}.get(metric, metric))
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        fig.suptitle(title or f"mean over {len(self.seeds)} seeds, band: +-1 sd")
+        fig.tight_layout()
+        return fig
+
+
+def run_seeds(variants, train, val, epochs, seeds=(0, 1, 2), measure_train=True, progress=True, **fit_kwargs):
+    """Train every variant once per seed, paired: for a given seed all variants start alike.
+
+    For seed ``s`` each variant is built right after ``torch.manual_seed(s)`` (same layers -> same initial
+    weights) and trained with ``fit(seed=s)`` (same batch order); only what the variant dict says differs.
+    ``train`` may be a callable ``seed -> (images, labels)``, so that each seed also draws its own training
+    images (all variants of one seed still share them).
+
+    Args:
+        variants: ``{name: {"model": zero-argument callable, **fit options}}`` as for ``compare_training``.
+        train, val: ``(images, labels)`` as ``fit`` takes them (``train`` may be ``seed -> (images, labels)``).
+        epochs: epochs unless a variant says otherwise.
+        seeds: at least 2 seeds (3 or more for a conclusion).
+        measure_train: also measure the training accuracy in eval mode (``train_acc``, ``gap``).
+        progress: one tqdm bar over all runs.
+        **fit_kwargs: shared ``fit`` arguments (lr, batch_size, device, schedule ...).
+
+    Returns:
+        ``SeedRuns``.
+
+    Example:
+        >>> runs = run_seeds({"p=0": {"model": lambda: small_cnn()}, "p=0.5": {"model": lambda: small_cnn(0.5)}},
+        ...                  train, val, epochs=10, seeds=range(5))  # doctest: +SKIP
+        >>> runs.paired("p=0", "p=0.5")["low"] > 0                    # doctest: +SKIP
+    """
+    import time
+
+    from tqdm.auto import tqdm
+
+    from cnnlab.train import evaluate, fit
+
+    if not isinstance(variants, dict) or not variants:
+        raise TypeError(f"variants must be a non-empty dict name -> {{'model': callable, ...}}, got {variants!r}")
+    for name, spec in variants.items():
+        if not isinstance(spec, dict) or not callable(spec.get("model")):
+            raise TypeError(f"variants[{name!r}] must be a dict with a callable 'model', got {spec!r}")
+    seeds = list(seeds)
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must hold at least 2 different seeds, got {seeds}")
+    epochs = _check_positive_int(epochs, "epochs")
+    histories = {name: [] for name in variants}
+    results = {name: {"val_acc": [], "val_loss": [], "train_acc": [], "gap": []} for name in variants}
+    start = time.perf_counter()
+    bar = tqdm(total=len(seeds) * len(variants), unit="run", disable=not progress)
+    try:
+        for seed in seeds:
+            train_data = train(seed) if callable(train) else train
+            for name, spec in variants.items():
+                bar.set_description(f"seed {seed}: {name}")
+                options = dict(fit_kwargs)
+                options.update({key: value for key, value in spec.items() if key != "model"})
+                options.setdefault("epochs", epochs)
+                pytorch.manual_seed(seed)
+                model = spec["model"]()
+                history = fit(model, train_data, val, seed=seed, progress=False, **options)
+                histories[name].append(history)
+                # fit measured the final network on val in eval mode after the last epoch
+                val_loss, val_acc = history["val_loss"][-1], history["val_acc"][-1]
+                results[name]["val_acc"].append(val_acc)
+                results[name]["val_loss"].append(val_loss)
+                if measure_train:
+                    _, train_acc = evaluate(model, train_data, device=options.get("device"))
+                    results[name]["train_acc"].append(train_acc)
+                    results[name]["gap"].append(train_acc - val_acc)
+                bar.update(1)
+    finally:
+        bar.close()
+    arrays = {
+        name: {metric: np.asarray(values, dtype=np.float64) for metric, values in metrics.items() if values}
+        for name, metrics in results.items()
+    }
+    return SeedRuns(seeds, histories, arrays, time.perf_counter() - start)
+
+
+def learning_curve(variants, sizes, make_train, val, epochs, seeds=(0, 1, 2), progress=True, **fit_kwargs):
+    """``run_seeds`` at each training-set size: ``{size: SeedRuns}``.
+
+    Args:
+        sizes: training-set sizes, increasing.
+        make_train: ``(size, seed) -> (images, labels)``; all variants of one (size, seed) share the images.
+        epochs: an int for every size, or a callable ``size -> epochs`` (smaller sets need more epochs to
+            see as many batches).
+
+    Returns:
+        ``{size: SeedRuns}`` in the order of ``sizes``.
+    """
+    sizes = [_check_positive_int(size, "sizes") for size in sizes]
+    if not sizes:
+        raise ValueError("sizes must hold at least one training-set size")
+    if not callable(make_train):
+        raise TypeError(f"make_train must be a callable (size, seed) -> (images, labels), got {make_train!r}")
+    curves = {}
+    for size in sizes:
+        size_epochs = epochs(size) if callable(epochs) else epochs
+        curves[size] = run_seeds(variants, lambda seed, size=size: make_train(size, seed), val, size_epochs,
+                                 seeds=seeds, progress=progress, **fit_kwargs)
+    return curves
+
+
+def fashion_cnn(channels=(16, 32), hidden=128, dropout=0.3, num_classes=10):
+    """Chapter 8's full-data network: two conv 3x3 + batch norm + ReLU + 2x2 max-pool blocks, two dense layers.
+
+    ``conv1 -> bn1 -> relu1 -> pool1 -> conv2 -> bn2 -> relu2 -> pool2 -> flatten -> drop1 -> fc1 -> relu3
+    -> drop2 -> fc2``. Batch normalisation (``nn.BatchNorm2d``) after each convolution lets a large learning
+    rate train it in a few epochs.
+
+    Shape:
+        input ``(N, 1, 28, 28)`` -> logits ``(N, num_classes)``; ``fc1`` sees ``channels[1] * 7 * 7`` features
+        (28 -> 14 -> 7 after the two pools; "same" 3x3 convolutions keep the size).
+
+    Example:
+        >>> fashion_cnn()(pytorch.zeros(2, 1, 28, 28)).shape
+        torch.Size([2, 10])
+    """
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+    if len(channels) != 2:
+        raise ValueError(f"channels must hold two counts (first conv, second conv), got {channels!r}")
+    first, second = (_check_positive_int(c, "channels") for c in channels)
+    hidden = _check_positive_int(hidden, "hidden")
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("conv1", nn.Conv2d(1, first, 3, padding=1)),
+                ("bn1", nn.BatchNorm2d(first)),
+                ("relu1", nn.ReLU()),
+                ("pool1", nn.MaxPool2d(2)),
+                ("conv2", nn.Conv2d(first, second, 3, padding=1)),
+                ("bn2", nn.BatchNorm2d(second)),
+                ("relu2", nn.ReLU()),
+                ("pool2", nn.MaxPool2d(2)),
+                ("flatten", nn.Flatten()),
+                ("drop1", nn.Dropout(dropout)),
+                ("fc1", nn.Linear(second * 7 * 7, hidden)),
+                ("relu3", nn.ReLU()),
+                ("drop2", nn.Dropout(dropout)),
+                ("fc2", nn.Linear(hidden, _check_positive_int(num_classes, "num_classes"))),
+            ]
+        )
+    )

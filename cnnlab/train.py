@@ -31,12 +31,13 @@ class History(dict):
 
     ``history["val_acc"][-1]`` is the last validation accuracy; validation lists stay empty when
     ``fit`` had no ``val``. ``history.epochs`` is ``[1, 2, ..., n]`` (the x axis of a plot) and
-    ``history.seconds`` the wall time of each epoch.
+    ``history.seconds`` the wall time of each epoch, ``history.lr`` the learning rate at its end.
     """
 
     def __init__(self):
         super().__init__({name: [] for name in METRICS})
         self.seconds = []
+        self.lr = []  # learning rate at the end of each epoch
 
     @property
     def epochs(self):
@@ -134,20 +135,40 @@ def _loss_and_correct(logits, labels, loss_fn):
     return loss, int(correct)
 
 
-def _make_optimizer(optimizer, model, lr):
+def _make_optimizer(optimizer, model, lr, weight_decay=0.0):
     if isinstance(optimizer, torch.optim.Optimizer):
         return optimizer
     params = [p for p in model.parameters() if p.requires_grad]
     if optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr)
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if optimizer == "adamw":
+        # decoupled weight decay (Loshchilov & Hutter): shrinks weights directly, not through Adam's scaling
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     if optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9)
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
     if optimizer == "rmsprop":
         # Chollet trains the cats-vs-dogs CNN with RMSprop.
-        return torch.optim.RMSprop(params, lr=lr)
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
     if callable(optimizer):
         return optimizer(params)
-    raise ValueError(f"optimizer must be 'adam', 'sgd', 'rmsprop', a torch Optimizer or a factory, got {optimizer!r}")
+    raise ValueError(
+        f"optimizer must be 'adam', 'adamw', 'sgd', 'rmsprop', a torch Optimizer or a factory, got {optimizer!r}"
+    )
+
+
+SCHEDULES = (None, "constant", "onecycle", "cosine")
+
+
+def _make_schedule(schedule, opt, lr, total_steps):
+    """A per-batch learning-rate schedule, or None for a constant rate."""
+    if schedule is None or schedule == "constant":
+        return None
+    if schedule == "onecycle":
+        # warm up to lr over the first 30% of the steps, then anneal to ~0 (Smith & Topin, 2019)
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total_steps)
+    if schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
+    raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
 
 
 def _apply_augment(augment, xb, generator):
@@ -160,7 +181,7 @@ def _apply_augment(augment, xb, generator):
 
 
 def fit(model, train, val=None, epochs=5, lr=1e-3, batch_size=64, optimizer="adam", loss=None,
-        augment=None, device=None, seed=0, progress=True):
+        augment=None, device=None, seed=0, progress=True, schedule=None, weight_decay=0.0):
     """Train ``model`` and return its ``History``.
 
     Parameters
@@ -178,6 +199,10 @@ def fit(model, train, val=None, epochs=5, lr=1e-3, batch_size=64, optimizer="ada
     progress : show a tqdm bar (one per fit, counting the batches of all epochs). When the book
         is built (``CNNLAB_STATIC_WIDGETS=1``) a live bar cannot be shown, so one summary line per
         epoch is printed instead, like Keras' ``verbose=2``.
+    schedule : learning rate over the run, stepped after every batch: None / "constant" (``lr``
+        throughout), "onecycle" (warm up to ``lr``, then anneal to about 0) or "cosine" (from ``lr``
+        down to 0). ``history.lr`` records the rate at the end of each epoch.
+    weight_decay : L2 penalty of the named optimizers ("adamw": decoupled weight decay)
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
@@ -188,7 +213,10 @@ def fit(model, train, val=None, epochs=5, lr=1e-3, batch_size=64, optimizer="ada
     model.to(device)
     train_batches = _Batches(train, batch_size, "train")
     val_batches = _Batches(val, max(batch_size, 256), "val") if val is not None else None
-    opt = _make_optimizer(optimizer, model, lr)
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
+        raise ValueError(f"weight_decay must be a non-negative number, got {weight_decay!r}")
+    opt = _make_optimizer(optimizer, model, lr, weight_decay)
+    lr_schedule = _make_schedule(schedule, opt, lr, epochs * len(train_batches))
     shuffle_gen = torch.Generator().manual_seed(seed)
     augment_gen = torch.Generator().manual_seed(seed + 1)
     history = History()
@@ -209,6 +237,8 @@ def fit(model, train, val=None, epochs=5, lr=1e-3, batch_size=64, optimizer="ada
                 batch_loss, correct = _loss_and_correct(model(xb), yb, loss)
                 batch_loss.backward()
                 opt.step()
+                if lr_schedule is not None:
+                    lr_schedule.step()
                 total_loss += float(batch_loss.detach()) * len(yb)
                 total_correct += correct
                 seen += len(yb)
@@ -216,6 +246,7 @@ def fit(model, train, val=None, epochs=5, lr=1e-3, batch_size=64, optimizer="ada
                 bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{total_correct / seen:.3f}", refresh=False)
             history["loss"].append(total_loss / seen)
             history["acc"].append(total_correct / seen)
+            history.lr.append(opt.param_groups[0]["lr"])
             if val_batches is not None:
                 val_loss, val_acc = _evaluate_batches(model, val_batches, device, loss)
                 history["val_loss"].append(val_loss)

@@ -178,3 +178,50 @@ def test_augmenter_torch_runs_on_the_gpu_and_matches_cpu():
     on_gpu = aug.torch(x.to("cuda"), generator=torch.Generator().manual_seed(0))
     assert on_gpu.device.type == "cuda"
     torch.testing.assert_close(on_gpu.cpu(), on_cpu, atol=1e-5, rtol=1e-5)
+
+
+def test_random_crop_is_an_integer_shift_with_zero_fill():
+    generator = torch.Generator().manual_seed(0)
+    batch = torch.rand(64, 2, 9, 11)
+    out = augment.RandomCrop(2).torch(batch, generator=generator)
+    assert out.shape == batch.shape and out.dtype == batch.dtype
+    padded = torch.nn.functional.pad(batch, (2, 2, 2, 2))
+    shifts = set()
+    for k in range(64):
+        # each output is exactly one window of the zero-padded input: find it by comparison
+        matches = [(dy, dx) for dy in range(5) for dx in range(5)
+                   if torch.equal(out[k], padded[k, :, dy:dy + 9, dx:dx + 11])]
+        assert matches, k
+        shifts.add(matches[0])
+    assert len(shifts) > 10  # the offsets really vary
+    assert torch.equal(augment.RandomCrop(0).torch(batch), batch)
+
+
+def test_random_crop_flip_mirrors_half_and_numpy_version_agrees_in_kind():
+    batch = torch.rand(200, 1, 6, 6)
+    out = augment.RandomCrop(0, flip=True).torch(batch, generator=torch.Generator().manual_seed(1))
+    flipped = [torch.equal(o, b.flip(-1)) for o, b in zip(out, batch)]
+    same = [torch.equal(o, b) for o, b in zip(out, batch)]
+    assert all(f or s for f, s in zip(flipped, same)) and 60 < sum(flipped) < 140
+    images = np.random.default_rng(0).random((20, 6, 7))
+    crops = augment.RandomCrop(1)(images, np.random.default_rng(0))
+    padded = np.pad(images, [(0, 0), (1, 1), (1, 1)])
+    for k in range(20):
+        assert any(np.array_equal(crops[k], padded[k, dy:dy + 6, dx:dx + 7]) for dy in range(3) for dx in range(3))
+    with pytest.raises(ValueError, match="padding"):
+        augment.RandomCrop(-1)
+    with pytest.raises(ValueError, match="batch"):
+        augment.RandomCrop(1).torch(torch.zeros(3, 4))
+    with pytest.raises(ValueError, match="batch"):
+        augment.RandomCrop(1)(np.zeros((3, 4)))
+
+
+def test_gaussian_noise_has_the_asked_spread_and_stays_in_range():
+    batch = torch.full((100, 1, 20, 20), 0.5)
+    noisy = augment.GaussianNoise(0.1).torch(batch, generator=torch.Generator().manual_seed(0))
+    assert float((noisy - batch).std()) == pytest.approx(0.1, rel=0.05)
+    assert float(noisy.min()) >= 0 and float(noisy.max()) <= 1
+    clipped = augment.GaussianNoise(1.0).torch(torch.zeros(4, 1, 5, 5))
+    assert float(clipped.min()) == 0.0
+    with pytest.raises(ValueError, match="std"):
+        augment.GaussianNoise(-0.1)

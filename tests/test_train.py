@@ -129,3 +129,28 @@ def test_history_works_with_plot_history(digits):
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), history["loss"])
     plt.close(fig)
     assert "2 epochs" in repr(history)
+
+
+def test_onecycle_and_cosine_schedules_and_weight_decay(digits):
+    train, val = digits
+    small = (train[0][:256], train[1][:256])
+    onecycle = fit(tiny_cnn(), small, val, epochs=3, lr=1e-2, batch_size=16, schedule="onecycle",
+                   optimizer="adamw", weight_decay=1e-2, progress=False, device="cpu")
+    assert len(onecycle.lr) == 3
+    # one-cycle: up to the peak within the run, then down to almost nothing at the end
+    assert onecycle.lr[-1] < 1e-4 and max(onecycle.lr) <= 1e-2 + 1e-12 and onecycle.lr[0] > onecycle.lr[-1]
+    cosine = fit(tiny_cnn(), small, epochs=2, lr=1e-2, schedule="cosine", progress=False, device="cpu")
+    assert cosine.lr[0] == pytest.approx(1e-2 * (1 + np.cos(np.pi * 0.5)) / 2) and cosine.lr[-1] < 1e-8
+    constant = fit(tiny_cnn(), small, epochs=2, lr=1e-2, progress=False, device="cpu")
+    assert constant.lr == [1e-2, 1e-2]
+    assert onecycle["val_acc"][-1] > 0.5
+    # weight decay shrinks the weights: same run with a large decay ends with a smaller weight norm
+    decayed_model, plain_model = tiny_cnn(), tiny_cnn()
+    fit(decayed_model, small, epochs=2, lr=1e-2, optimizer="adamw", weight_decay=0.5, progress=False, device="cpu")
+    fit(plain_model, small, epochs=2, lr=1e-2, optimizer="adamw", weight_decay=0.0, progress=False, device="cpu")
+    norm = lambda m: float(sum((p.detach() ** 2).sum() for p in m.parameters()))
+    assert norm(decayed_model) < norm(plain_model)
+    with pytest.raises(ValueError, match="schedule"):
+        fit(tiny_cnn(), small, epochs=1, schedule="linear", progress=False, device="cpu")
+    with pytest.raises(ValueError, match="weight_decay"):
+        fit(tiny_cnn(), small, epochs=1, weight_decay=-1, progress=False, device="cpu")
