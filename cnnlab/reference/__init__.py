@@ -16,7 +16,16 @@ from cnnlab.reference.batchnorm import (
     batch_norm2d_backward_naive,
     batch_norm2d_naive,
 )
-from cnnlab.reference.conv import conv2d, conv2d_backward, conv2d_naive, corr2d
+from cnnlab.reference.conv import (
+    conv2d,
+    conv2d_backward,
+    conv2d_dilated,
+    conv2d_naive,
+    conv_transpose2d,
+    conv_transpose2d_naive,
+    corr2d,
+    dilate2d,
+)
 from cnnlab.reference.dropout import dropout, dropout_backward
 from cnnlab.reference.linear import flatten, linear, linear_backward
 from cnnlab.reference.losses import softmax_cross_entropy
@@ -40,6 +49,10 @@ __all__ = [
     "conv2d_naive",
     "conv2d_backward",
     "corr2d",
+    "dilate2d",
+    "conv2d_dilated",
+    "conv_transpose2d",
+    "conv_transpose2d_naive",
     "max_pool2d",
     "max_pool2d_naive",
     "max_pool2d_backward",

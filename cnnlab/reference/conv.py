@@ -24,10 +24,26 @@ tests prove both agree, and agree with PyTorch.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from cnnlab._validate import as_float_array, check_rank, check_same_shape, conv_geometry
+from cnnlab._validate import (
+    as_float_array,
+    check_dilation,
+    check_rank,
+    check_same_shape,
+    conv_geometry,
+    conv_transpose_geometry,
+)
 from cnnlab.reference.padding import pad_constant
 
-__all__ = ["conv2d", "conv2d_naive", "conv2d_backward", "corr2d"]
+__all__ = [
+    "conv2d",
+    "conv2d_naive",
+    "conv2d_backward",
+    "corr2d",
+    "dilate2d",
+    "conv2d_dilated",
+    "conv_transpose2d",
+    "conv_transpose2d_naive",
+]
 
 
 def _prepare(x, w, b, stride, padding):
@@ -216,3 +232,133 @@ def corr2d(x, k):
     if k.shape[0] > x.shape[0] or k.shape[1] > x.shape[1]:
         raise ValueError(f"kernel k of shape {k.shape} is larger than x of shape {x.shape}")
     return np.tensordot(sliding_window_view(x, k.shape), k, axes=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dilation and transposed convolution (chapter "Convolution arithmetic")
+# ---------------------------------------------------------------------------------------------
+
+
+def dilate2d(a, dilation):
+    """Spread the last two axes apart: ``dilation - 1`` zeros between neighbouring entries.
+
+    Args:
+        a: array (..., H, W), e.g. filters (F, C, KH, KW) or an upstream gradient (N, F, OH, OW).
+        dilation: int or (dh, dw), each >= 1 (1 returns a copy of ``a``).
+
+    Shape:
+        (..., H, W) -> (..., (H - 1) dh + 1, (W - 1) dw + 1), with
+        out[..., i * dh, j * dw] = a[..., i, j] and zeros everywhere else.
+
+    Example:
+        >>> dilate2d(np.ones((1, 1, 2, 2)), 2)[0, 0]
+        array([[1., 0., 1.],
+               [0., 0., 0.],
+               [1., 0., 1.]])
+    """
+    a = as_float_array(a, "a")
+    if a.ndim < 2:
+        raise ValueError(f"a must have at least 2 dimensions (..., H, W), got shape {a.shape}")
+    dh, dw = check_dilation(dilation)
+    H, W = a.shape[-2:]
+    out = np.zeros(a.shape[:-2] + ((H - 1) * dh + 1, (W - 1) * dw + 1), dtype=a.dtype)
+    out[..., ::dh, ::dw] = a
+    return out
+
+
+def conv2d_dilated(x, w, b=None, stride=1, padding=0, dilation=1):
+    """Dilated ("atrous") convolution: the filter taps are ``dilation`` pixels apart.
+
+    A dilated filter is an ordinary filter with zeros between its taps, so this is
+    ``conv2d(x, dilate2d(w, dilation), b, stride, padding)``: the field of view grows to
+    d (k - 1) + 1 pixels while the number of weights stays k * k * C. (The zeros are
+    multiplied too; that wastes work but keeps the one conv2d the course tests everywhere.)
+
+    Args:
+        x: (N, C, H, W); w: (F, C, KH, KW); b: (F,) or None.
+        stride: int or (sh, sw). padding: int, (ph, pw), "valid" or "same" (stride 1).
+        dilation: int or (dh, dw), each >= 1.
+
+    Shape:
+        out: (N, F, OH, OW) with
+        OH = floor((H + 2 ph - dh (KH - 1) - 1) / sh) + 1, likewise OW.
+
+    Equals ``torch.nn.functional.conv2d(x, w, b, stride, padding, dilation)``.
+
+    Example:
+        >>> conv2d_dilated(np.ones((1, 1, 7, 7)), np.ones((1, 1, 3, 3)), dilation=2).shape
+        (1, 1, 3, 3)
+    """
+    w = as_float_array(w, "w")
+    check_rank(w.shape, 4, "w", "(F, C, KH, KW)")
+    return conv2d(x, dilate2d(w, dilation), b, stride, padding)
+
+
+def conv_transpose2d_naive(x, w, b=None, stride=1, padding=0, output_padding=0):
+    """Loop version of :func:`conv_transpose2d`: every input pixel paints a weighted copy of the filter.
+
+    for every input row i and column j:
+        canvas[:, :, i*sh : i*sh + KH, j*sw : j*sw + KW] += sum over C_in of x[:, c, i, j] * w[c]
+    then the output is the canvas without ``padding`` rows/columns on each side.
+    """
+    x, w, b, geometry = _prepare_transpose(x, w, b, stride, padding, output_padding)
+    (sh, sw), (ph, pw), (OH, OW) = geometry.stride, geometry.padding, geometry.out_size
+    N, H, W = x.shape[0], x.shape[2], x.shape[3]
+    C_out, KH, KW = w.shape[1:]
+    canvas = np.zeros((N, C_out, ph + OH + ph, pw + OW + pw), dtype=x.dtype)
+    for i in range(H):
+        for j in range(W):
+            patch = np.tensordot(x[:, :, i, j], w, axes=([1], [0]))  # (N, C_out, KH, KW)
+            canvas[:, :, i * sh : i * sh + KH, j * sw : j * sw + KW] += patch
+    out = canvas[:, :, ph : ph + OH, pw : pw + OW]
+    return out if b is None else out + b[:, None, None]
+
+
+def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0):
+    """Transposed convolution (sometimes, wrongly, "deconvolution"): upsampling with learned filters.
+
+    It is the adjoint of ``conv2d``: ``conv_transpose2d(dout, w, stride=s, padding=p)`` is the
+    gradient of ``conv2d(x, w, stride=s, padding=p)`` with respect to ``x``. Computed as that
+    gradient is (chapter "Backpropagation through a convolution"): spread the input apart by the
+    stride (:func:`dilate2d`), pad it with KH - 1 zeros on every side (a *full* convolution), and
+    convolve with the filters flipped in both spatial directions, their two channel axes swapped.
+
+    Args:
+        x: (N, C_in, H, W).
+        w: (C_in, C_out, KH, KW), torch's layout for ``conv_transpose2d`` (the layout of the conv2d
+            whose adjoint this is, with F = C_in).
+        b: (C_out,) or None.
+        stride: int or (sh, sw). padding: int or (ph, pw), cropped from each side of the full output.
+        output_padding: int or (oph, opw) < stride, extra rows/columns at the bottom/right (which
+            of the several input sizes that a strided conv2d maps to this size to produce).
+
+    Shape:
+        out: (N, C_out, OH, OW) with OH = (H - 1) sh - 2 ph + KH + oph, likewise OW.
+
+    Equals ``torch.nn.functional.conv_transpose2d(x, w, b, stride, padding, output_padding)``.
+
+    Example:
+        >>> conv_transpose2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), stride=2).shape
+        (1, 1, 7, 7)
+    """
+    x, w, b, geometry = _prepare_transpose(x, w, b, stride, padding, output_padding)
+    (ph, pw), (oph, opw), (OH, OW) = geometry.padding, geometry.output_padding, geometry.out_size
+    KH, KW = w.shape[2:]
+    spread = dilate2d(x, geometry.stride)
+    # full convolution: KH - 1 zeros above and below (plus output_padding below), likewise columns
+    full_input = pad_constant(spread, (KH - 1, KH - 1 + oph, KW - 1, KW - 1 + opw))
+    flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C_out, C_in, KH, KW)
+    full = conv2d(full_input, flipped)  # (N, C_out, (H-1) sh + KH + oph, (W-1) sw + KW + opw)
+    out = full[:, :, ph : ph + OH, pw : pw + OW]
+    return out if b is None else out + b[:, None, None]
+
+
+def _prepare_transpose(x, w, b, stride, padding, output_padding):
+    x = as_float_array(x, "x")
+    w = as_float_array(w, "w")
+    b = None if b is None else as_float_array(b, "b")
+    geometry = conv_transpose_geometry(x.shape, w.shape, stride, padding, output_padding,
+                                       None if b is None else b.shape)
+    dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
+    b = None if b is None else b.astype(dtype, copy=False)
+    return x.astype(dtype, copy=False), w.astype(dtype, copy=False), b, geometry

@@ -8,6 +8,8 @@ check those gradients against ``torch.nn.functional`` and the NumPy reference's 
 =========================  ====================================================================
 output_size, pad2d         the output-size formula; padding with zeros or edge pixels
 conv2d                     im2col: ``F.unfold`` + one matrix product
+conv2d_dilated             the same with ``F.unfold(dilation=...)``
+conv_transpose2d           full convolution of the stride-spread input with flipped filters
 max/avg/min_pool2d         reductions over a strided view of every window (``Tensor.unfold``)
 relu, softmax              elementwise / along an axis
 dropout                    inverted dropout, returns ``(out, mask)``
@@ -19,7 +21,7 @@ batch_norm2d               per-channel batch statistics; running estimates updat
 
 from cnnlab.torch.activations import relu, softmax
 from cnnlab.torch.batchnorm import batch_norm2d
-from cnnlab.torch.conv import conv2d
+from cnnlab.torch.conv import conv2d, conv2d_dilated, conv_transpose2d, dilate2d
 from cnnlab.torch.dropout import dropout
 from cnnlab.torch.linear import flatten, linear
 from cnnlab.torch.losses import softmax_cross_entropy
@@ -30,6 +32,9 @@ __all__ = [
     "output_size",
     "pad2d",
     "conv2d",
+    "dilate2d",
+    "conv2d_dilated",
+    "conv_transpose2d",
     "max_pool2d",
     "avg_pool2d",
     "min_pool2d",

@@ -10,10 +10,10 @@ Autograd differentiates it (unfold's backward is fold, the col2im step), so ther
 
 import torch.nn.functional as F
 
-from cnnlab._validate import conv_geometry
+from cnnlab._validate import check_dilation, check_rank, conv_geometry, conv_transpose_geometry, dilated_size
 from cnnlab.torch._tensor import check_compatible, check_tensor
 
-__all__ = ["conv2d"]
+__all__ = ["conv2d", "dilate2d", "conv2d_dilated", "conv_transpose2d"]
 
 
 def conv2d(x, w, b=None, stride=1, padding=0):
@@ -58,3 +58,104 @@ def conv2d(x, w, b=None, stride=1, padding=0):
     if b is not None:
         out = out + b.reshape(1, n_filters, 1)
     return out.reshape(N, n_filters, OH, OW)
+
+
+def dilate2d(a, dilation):
+    """Spread the last two axes apart: ``dilation - 1`` zeros between neighbouring entries.
+
+    Args:
+        a: tensor (..., H, W). dilation: int or (dh, dw), each >= 1.
+
+    Shape:
+        (..., H, W) -> (..., (H - 1) dh + 1, (W - 1) dw + 1); out[..., i dh, j dw] = a[..., i, j].
+
+    Differentiable (a slice assignment), on the device and dtype of ``a``. Same as
+    :func:`cnnlab.reference.dilate2d`.
+
+    Example:
+        >>> dilate2d(torch.ones(1, 1, 2, 2), 2).shape
+        torch.Size([1, 1, 3, 3])
+    """
+    check_tensor(a, "a")
+    if a.dim() < 2:
+        raise ValueError(f"a must have at least 2 dimensions (..., H, W), got shape {tuple(a.shape)}")
+    dh, dw = check_dilation(dilation)
+    H, W = a.shape[-2:]
+    out = a.new_zeros(*a.shape[:-2], (H - 1) * dh + 1, (W - 1) * dw + 1)
+    out[..., ::dh, ::dw] = a
+    return out
+
+
+def conv2d_dilated(x, w, b=None, stride=1, padding=0, dilation=1):
+    """Dilated convolution by im2col: ``F.unfold(..., dilation=d)`` reads taps d pixels apart.
+
+    Args:
+        x: (N, C, H, W); w: (F, C, KH, KW); b: (F,) or None.
+        stride: int or (sh, sw). padding: int, (ph, pw), "valid" or "same" (stride 1).
+        dilation: int or (dh, dw), each >= 1.
+
+    Shape:
+        out: (N, F, OH, OW), OH = floor((H + 2 ph - dh (KH - 1) - 1) / sh) + 1, likewise OW.
+
+    Equals ``torch.nn.functional.conv2d(x, w, b, stride, padding, dilation)`` and
+    :func:`cnnlab.reference.conv2d_dilated`.
+
+    Example:
+        >>> conv2d_dilated(torch.ones(1, 1, 7, 7), torch.ones(1, 1, 3, 3), dilation=2).shape
+        torch.Size([1, 1, 3, 3])
+    """
+    for name, t in (("x", x), ("w", w)):
+        check_tensor(t, name, floating=True)
+    if b is not None:
+        check_tensor(b, "b", floating=True)
+    dh, dw = check_dilation(dilation)
+    w_shape = check_rank(w.shape, 4, "w", "(F, C, KH, KW)")
+    # the geometry of the dilated kernel: a kernel that spans d (k - 1) + 1 pixels
+    spanned = (*w_shape[:2], dilated_size(w_shape[2], dh), dilated_size(w_shape[3], dw))
+    geometry = conv_geometry(x.shape, spanned, stride, padding, None if b is None else b.shape)
+    check_compatible("x", x, "w", w)
+    check_compatible("x", x, "b", b)
+    top, bottom, left, right = geometry.padding
+    if any(geometry.padding):
+        x = F.pad(x, (left, right, top, bottom))
+    cols = F.unfold(x, kernel_size=w_shape[2:], dilation=(dh, dw), stride=geometry.stride)
+    out = w.reshape(w_shape[0], -1) @ cols
+    if b is not None:
+        out = out + b.reshape(1, -1, 1)
+    return out.reshape(x.shape[0], w_shape[0], *geometry.out_size)
+
+
+def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0):
+    """Transposed convolution: the adjoint of :func:`conv2d`, an upsampling with learned filters.
+
+    Spread the input apart by the stride, pad it with KH - 1 zeros on every side (a full
+    convolution), convolve with the filters flipped in both directions and their channel axes
+    swapped, and crop ``padding`` from each side.
+
+    Args:
+        x: (N, C_in, H, W); w: (C_in, C_out, KH, KW) (torch's layout); b: (C_out,) or None.
+        stride: int or (sh, sw). padding: int or (ph, pw). output_padding: int or pair < stride.
+
+    Shape:
+        out: (N, C_out, OH, OW) with OH = (H - 1) sh - 2 ph + KH + oph, likewise OW.
+
+    Equals ``torch.nn.functional.conv_transpose2d(x, w, b, stride, padding, output_padding)``.
+
+    Example:
+        >>> conv_transpose2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 3, 3), stride=2).shape
+        torch.Size([1, 1, 7, 7])
+    """
+    for name, t in (("x", x), ("w", w)):
+        check_tensor(t, name, floating=True)
+    if b is not None:
+        check_tensor(b, "b", floating=True)
+    geometry = conv_transpose_geometry(x.shape, w.shape, stride, padding, output_padding,
+                                       None if b is None else b.shape)
+    check_compatible("x", x, "w", w)
+    check_compatible("x", x, "b", b)
+    (ph, pw), (oph, opw), (OH, OW) = geometry.padding, geometry.output_padding, geometry.out_size
+    KH, KW = w.shape[2:]
+    full_input = F.pad(dilate2d(x, geometry.stride), (KW - 1, KW - 1 + opw, KH - 1, KH - 1 + oph))
+    flipped = w.flip(2, 3).transpose(0, 1)  # (C_out, C_in, KH, KW)
+    out = conv2d(full_input, flipped)[:, :, ph : ph + OH, pw : pw + OW]
+    return out if b is None else out + b.reshape(1, -1, 1, 1)

@@ -1,0 +1,175 @@
+"""Dilated and transposed convolution (cnnlab.reference and cnnlab.torch) against torch.nn.functional,
+finite differences and the adjoint identity with conv2d_backward; bad input."""
+
+import numpy as np
+import pytest
+
+import cnnlab.torch as ct
+from cnnlab import reference as R
+from cnnlab.gradcheck import numerical_gradient
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+
+def random_transpose_case(seed):
+    """Seeded random conv_transpose2d problem that torch accepts."""
+    rng = np.random.default_rng(seed)
+    while True:
+        N, C_in, C_out = (int(v) for v in rng.integers(1, 4, size=3))
+        H, W = (int(v) for v in rng.integers(1, 7, size=2))
+        KH, KW = (int(v) for v in rng.integers(1, 5, size=2))
+        stride = tuple(int(v) for v in rng.integers(1, 4, size=2))
+        padding = tuple(int(v) for v in rng.integers(0, 3, size=2))
+        output_padding = tuple(int(rng.integers(0, s)) for s in stride)
+        if (H - 1) * stride[0] - 2 * padding[0] + KH + output_padding[0] < 1:
+            continue
+        if (W - 1) * stride[1] - 2 * padding[1] + KW + output_padding[1] < 1:
+            continue
+        x = rng.standard_normal((N, C_in, H, W))
+        w = rng.standard_normal((C_in, C_out, KH, KW))
+        b = rng.standard_normal(C_out) if rng.random() < 0.7 else None
+        return x, w, b, stride, padding, output_padding, rng
+
+
+def random_dilated_case(seed):
+    """Seeded random dilated conv2d problem whose dilated kernel fits the padded input."""
+    rng = np.random.default_rng(seed)
+    while True:
+        N, C, Fo = (int(v) for v in rng.integers(1, 4, size=3))
+        H, W = (int(v) for v in rng.integers(3, 14, size=2))
+        KH, KW = (int(v) for v in rng.integers(1, 4, size=2))
+        dilation = tuple(int(v) for v in rng.integers(1, 4, size=2))
+        stride = tuple(int(v) for v in rng.integers(1, 3, size=2))
+        padding = tuple(int(v) for v in rng.integers(0, 3, size=2))
+        if dilation[0] * (KH - 1) + 1 > H + 2 * padding[0] or dilation[1] * (KW - 1) + 1 > W + 2 * padding[1]:
+            continue
+        x = rng.standard_normal((N, C, H, W))
+        w = rng.standard_normal((Fo, C, KH, KW))
+        b = rng.standard_normal(Fo) if rng.random() < 0.7 else None
+        return x, w, b, stride, padding, dilation, rng
+
+
+def tensors(*arrays):
+    return [None if a is None else torch.tensor(a, requires_grad=True) for a in arrays]
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_conv_transpose2d_matches_torch(seed):
+    x, w, b, s, p, op, _ = random_transpose_case(seed)
+    expected = F.conv_transpose2d(*(None if a is None else torch.tensor(a) for a in (x, w, b)), s, p, op).numpy()
+    for fn in (R.conv_transpose2d, R.conv_transpose2d_naive):
+        out = fn(x, w, b, s, p, op)
+        assert out.shape == expected.shape and out.dtype == np.float64
+        np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_conv2d_dilated_matches_torch(seed):
+    x, w, b, s, p, d, _ = random_dilated_case(seed)
+    expected = F.conv2d(*(None if a is None else torch.tensor(a) for a in (x, w, b)), stride=s, padding=p,
+                        dilation=d).numpy()
+    out = R.conv2d_dilated(x, w, b, s, p, d)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_torch_versions_match_functional_forward_and_autograd(seed):
+    x, w, b, s, p, op, rng = random_transpose_case(seed)
+    ours, theirs = tensors(x, w, b), tensors(x, w, b)
+    out = ct.conv_transpose2d(*ours, s, p, op)
+    expected = F.conv_transpose2d(*theirs, s, p, op)
+    dout = torch.tensor(rng.standard_normal(tuple(out.shape)))
+    out.backward(dout)
+    expected.backward(dout)
+    torch.testing.assert_close(out, expected)
+    for a, e in zip(ours, theirs):
+        if a is not None:
+            torch.testing.assert_close(a.grad, e.grad)
+
+    x, w, b, s, p, d, rng = random_dilated_case(seed)
+    ours, theirs = tensors(x, w, b), tensors(x, w, b)
+    out = ct.conv2d_dilated(*ours, s, p, d)
+    expected = F.conv2d(*theirs, stride=s, padding=p, dilation=d)
+    dout = torch.tensor(rng.standard_normal(tuple(out.shape)))
+    out.backward(dout)
+    expected.backward(dout)
+    torch.testing.assert_close(out, expected)
+    for a, e in zip(ours, theirs):
+        if a is not None:
+            torch.testing.assert_close(a.grad, e.grad)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_conv_transpose2d_is_the_input_gradient_of_conv2d(seed):
+    # the adjoint identity: conv2d(x, w, s, p) has input gradient conv_transpose2d(dout, w, s, p, op),
+    # with output_padding op giving back the rows that the floor of conv2d's output size dropped
+    rng = np.random.default_rng(100 + seed)
+    N, C, Fo = (int(v) for v in rng.integers(1, 4, size=3))
+    KH, KW = (int(v) for v in rng.integers(1, 4, size=2))
+    s = tuple(int(v) for v in rng.integers(1, 4, size=2))
+    p = tuple(int(rng.integers(0, k)) for k in (KH, KW))
+    H, W = (int(v) for v in rng.integers(max(KH, KW), 12, size=2))
+    x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((Fo, C, KH, KW))
+    out = R.conv2d(x, w, stride=s, padding=p)
+    dout = rng.standard_normal(out.shape)
+    dx, _, _ = R.conv2d_backward(dout, x, w, stride=s, padding=p)
+    op = tuple(n + 2 * pad - k - (o - 1) * st for n, pad, k, o, st in zip((H, W), p, (KH, KW), out.shape[2:], s))
+    np.testing.assert_allclose(R.conv_transpose2d(dout, w, stride=s, padding=p, output_padding=op), dx,
+                               rtol=1e-9, atol=1e-12)
+
+
+def test_conv_transpose2d_gradient_matches_finite_differences():
+    x, w, b, s, p, op, rng = random_transpose_case(3)
+    out = ct.conv_transpose2d(*tensors(x, w, b), s, p, op)
+    dout = rng.standard_normal(tuple(out.shape))
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(w, requires_grad=True)
+    ct.conv_transpose2d(xt, wt, None, s, p, op).backward(torch.tensor(dout))
+    numeric_x = numerical_gradient(lambda a: R.conv_transpose2d(a, w, None, s, p, op), x.copy(), dout)
+    numeric_w = numerical_gradient(lambda a: R.conv_transpose2d(x, a, None, s, p, op), w.copy(), dout)
+    np.testing.assert_allclose(xt.grad.numpy(), numeric_x, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(wt.grad.numpy(), numeric_w, rtol=1e-6, atol=1e-8)
+
+
+def test_dilate2d_places_entries_dilation_apart():
+    a = np.arange(1.0, 7.0).reshape(1, 2, 3)
+    out = R.dilate2d(a, (2, 3))
+    assert out.shape == (1, 3, 7)
+    np.testing.assert_array_equal(out[0, ::2, ::3], a[0])
+    assert np.count_nonzero(out) == 6
+    torch.testing.assert_close(ct.dilate2d(torch.tensor(a), (2, 3)), torch.tensor(out))
+    np.testing.assert_array_equal(R.dilate2d(a, 1), a)
+
+
+def test_float32_is_kept():
+    x = np.ones((1, 2, 4, 4), np.float32)
+    assert R.conv_transpose2d(x, np.ones((2, 3, 3, 3), np.float32), stride=2).dtype == np.float32
+    assert R.conv2d_dilated(x, np.ones((3, 2, 2, 2), np.float32), dilation=2).dtype == np.float32
+
+
+def test_bad_input_names_the_argument_and_shapes():
+    x = np.zeros((1, 2, 5, 5))
+    with pytest.raises(ValueError, match=r"C_in=2.*\(3, 1, 3, 3\)"):
+        R.conv_transpose2d(x, np.zeros((3, 1, 3, 3)))
+    with pytest.raises(ValueError, match="output_padding"):
+        R.conv_transpose2d(x, np.zeros((2, 1, 3, 3)), stride=2, output_padding=2)
+    with pytest.raises(ValueError, match="padding"):
+        R.conv_transpose2d(np.zeros((1, 2, 1, 1)), np.zeros((2, 1, 1, 1)), padding=1)
+    with pytest.raises(ValueError, match=r"b must have shape \(C_out,\)"):
+        R.conv_transpose2d(x, np.zeros((2, 4, 3, 3)), b=np.zeros(3))
+    with pytest.raises(ValueError, match="dilation must be at least 1"):
+        R.conv2d_dilated(x, np.zeros((1, 2, 3, 3)), dilation=0)
+    with pytest.raises(ValueError, match=r"larger than the padded input"):
+        R.conv2d_dilated(x, np.zeros((1, 2, 3, 3)), dilation=3)  # spans 7 > 5
+    with pytest.raises(TypeError, match="dilation must be an int"):
+        R.conv2d_dilated(x, np.zeros((1, 2, 3, 3)), dilation=1.5)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        R.dilate2d(np.zeros(3), 2)
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        ct.conv_transpose2d(x, torch.zeros(2, 1, 3, 3))
+    with pytest.raises(ValueError, match="dilation must be at least 1"):
+        ct.conv2d_dilated(torch.zeros(1, 2, 5, 5), torch.zeros(1, 2, 3, 3), dilation=(1, 0))
+    with pytest.raises(ValueError, match=r"C_in=2"):
+        ct.conv_transpose2d(torch.zeros(1, 2, 5, 5), torch.zeros(3, 1, 3, 3))
