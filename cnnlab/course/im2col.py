@@ -133,10 +133,11 @@ def im2col_memory(x_shape, kernel_size, stride=1, padding=0, itemsize=4):
     return Im2colMemory(shape, itemsize * N * C * H * W, itemsize * int(np.prod(shape)))
 
 
-def im2col_figure(x, kernel_size, stride=1, highlight=(0, 1, 4)):
+def im2col_figure(x, kernel_size, stride=1, highlight=None):
     """Draw one image (C, H, W) beside its im2col matrix, with a few windows and their columns in colour.
 
-    Returns the matplotlib Figure; ``highlight`` lists output positions (column indices) to colour.
+    Returns the matplotlib Figure; ``highlight`` lists output positions (column indices) to colour,
+    by default the first two and the last.
     """
     x = as_float_array(x, "x")
     if x.ndim != 3:
@@ -145,9 +146,13 @@ def im2col_figure(x, kernel_size, stride=1, highlight=(0, 1, 4)):
     columns = im2col(x[None], kernel_size, stride)[0]
     (sh, sw), (_, _, (OH, OW)) = pair(stride, "stride"), _geometry((1, C, H, W), kernel_size, stride, 0)[0]
     KH, KW = pair(kernel_size, "kernel_size")
+    if highlight is None:
+        highlight = (0, 1, OH * OW - 1)
+    if any(not 0 <= p < OH * OW for p in highlight):
+        raise ValueError(f"highlight {highlight} must list output positions in [0, {OH * OW})")
     colours = plt.cm.tab10(np.arange(len(highlight)))
     fig, axes = plt.subplots(1, C + 1, figsize=(2.6 * C + 0.35 * columns.shape[1] + 1.5, 3.8),
-                             gridspec_kw={"width_ratios": [W] * C + [columns.shape[1] * H / columns.shape[0] * 2.2]})
+                             gridspec_kw={"width_ratios": [W] * C + [max(columns.shape[1], 0.3 * columns.shape[0])]})
     for c in range(C):
         ax = axes[c]
         ax.imshow(x[c], cmap="Greys", vmin=x.min(), vmax=x.max() * 1.6)
@@ -167,8 +172,8 @@ def im2col_figure(x, kernel_size, stride=1, highlight=(0, 1, 4)):
         ax.add_patch(plt.Rectangle((p - 0.5, -0.5), 1, columns.shape[0], fill=False, edgecolor=colour, linewidth=2.2))
     for c in range(1, C):
         ax.axhline(c * KH * KW - 0.5, color="black", linewidth=1)
-    ax.set_title(f"im2col matrix ({columns.shape[0]} x {columns.shape[1]}): one column per window", fontsize=9)
-    ax.set_xlabel("output position i * OW + j")
+    ax.set_title(f"im2col: {columns.shape[0]} x {columns.shape[1]}", fontsize=9)
+    ax.set_xlabel("one column per window")
     ax.set_ylabel("(channel, kernel row, kernel column)")
     ax.set_xticks(range(columns.shape[1]))
     ax.set_yticks([])
