@@ -1,25 +1,37 @@
 """Interactive explorers for convolution, pooling, stride and padding (ipywidgets).
 
-In a live Jupyter session each explorer shows sliders and menus and redraws its figure when
-they change. The rendered book cannot run Python, so when the environment variable
-``CNNLAB_STATIC_WIDGETS=1`` is set (the book build sets it) each explorer draws its figure
-once, at the default values, instead.
+In a live Jupyter session each explorer shows sliders and menus above one picture, and every
+change of a control redraws that picture in place. The rendered book cannot run Python, so when
+the environment variable ``CNNLAB_STATIC_WIDGETS=1`` is set (the book build sets it) each explorer
+draws its figure once, at the default values, instead.
 
-Either way the explorer is shown once by the call itself and also returned (the widget, or the
-static figure), so ``conv_explorer()``, ``conv_explorer();`` and ``w = conv_explorer()`` all
-show exactly one copy. The figure functions behind them (``conv_explorer_figure`` ...) can be
-called directly.
+Either way the explorer is shown once by the call itself and also returned (an ``Explorer``
+widget, or the static figure), so ``conv_explorer()``, ``conv_explorer();`` and
+``w = conv_explorer()`` all show exactly one copy. The figure functions behind them
+(``conv_explorer_figure`` ...) can be called directly.
+
+Why the picture is an ``ipywidgets.Image`` and not ``ipywidgets.interactive`` with an Output
+widget: ``interactive`` shows a matplotlib figure inside its Output widget only when it
+recognises the inline backend by its module name, and after ``%matplotlib inline`` with
+matplotlib 3.9+ the backend is called ``"inline"``. The figure then escaped the widget: at the
+first call it appeared below it when the cell finished, and after a slider moved it was sent
+after the Output widget had stopped capturing, so nothing on screen changed. Rendering the
+figure to PNG ourselves does not depend on the backend, and closing it at once leaves nothing
+for the inline backend to show a second time.
 """
 
+import html
+import io
 import os
 
+import ipywidgets
 import matplotlib.pyplot as plt
 import numpy as np
 
 from cnnlab import reference
 from cnnlab.convolution_demos import KERNELS as demo_kernels
 from cnnlab.data import photo
-from cnnlab.plots.windows import _draw_cells, windows_figure
+from cnnlab.plots.windows import draw_cells, windows_figure
 
 # The explorer's presets, by the names its dropdown shows; the kernels are the book's own.
 KERNELS = {
@@ -31,6 +43,10 @@ KERNELS = {
 }
 POOL_MODES = ("max", "avg", "min")
 POOL = {"max": reference.max_pool2d, "avg": reference.avg_pool2d, "min": reference.min_pool2d}
+# Larger photos are downscaled to this many pixels on their longer side before an explorer uses
+# them, so that a redraw stays well under a second; the input's title shows the size used.
+MAX_SIDE = 512
+CACHE_SIZE = 64  # redrawn pictures kept per explorer: going back to a setting is instant
 
 
 def static_mode():
@@ -40,9 +56,9 @@ def static_mode():
 
 def _grey_image(image, side):
     """Return a float (H, W) image in [0, 1]; the default is scikit-image's camera man at side x side."""
-    if image is None:
-        from skimage.transform import resize
+    from skimage.transform import resize
 
+    if image is None:
         return resize(photo("camera") / 255.0, (side, side), anti_aliasing=True)
     if hasattr(image, "detach"):
         image = image.detach().cpu().numpy()
@@ -54,7 +70,12 @@ def _grey_image(image, side):
     elif image.ndim != 2:
         raise ValueError(f"image must be (H, W) or (H, W, 3), got shape {image.shape}")
     image = image.astype(np.float64)
-    return image / 255.0 if image.max() > 1 else image
+    image = image / 255.0 if image.max() > 1 else image
+    longest = max(image.shape)
+    if longest > MAX_SIDE:
+        scale = MAX_SIDE / longest
+        image = resize(image, (round(image.shape[0] * scale), round(image.shape[1] * scale)), anti_aliasing=True)
+    return image
 
 
 def _show_once(obj):
@@ -73,15 +94,110 @@ def _show_once(obj):
     return obj
 
 
+def figure_png(fig, dpi=None):
+    """PNG bytes of ``fig`` as Jupyter's inline backend would show it (tight bounding box).
+
+    Args:
+        fig: a matplotlib Figure.
+        dpi: dots per inch; default ``rcParams["figure.dpi"]`` (the chapters set 80).
+
+    Example:
+        >>> figure_png(pooling_explorer_figure()).startswith(bytes([0x89]) + b"PNG")
+        True
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi or plt.rcParams["figure.dpi"], bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def figure_caption(fig):
+    """The words a figure shows as titles: its suptitle, then each axes' title (or its texts).
+
+    Example:
+        >>> figure_caption(pooling_explorer_figure())
+        'input 96×96 · max pool 2×2, stride 2 → 48×48'
+    """
+    parts = [fig.get_suptitle()]
+    for ax in fig.axes:
+        title = ax.get_title()
+        parts += [title] if title else [t.get_text() for t in ax.texts]
+    return " · ".join(part for part in parts if part)
+
+
+class Explorer(ipywidgets.VBox):
+    """Controls above one picture; every change of a control redraws the picture in place.
+
+    Args:
+        draw: function of the controls' values (as keywords) returning a matplotlib Figure.
+        controls: dict of keyword name -> ipywidget with a ``value``.
+
+    Attributes:
+        controls: the controls, by the keyword they set.
+        image: the ``ipywidgets.Image`` showing the picture (PNG).
+        caption: an ``ipywidgets.HTML`` line with the figure's titles, or the error when a
+            setting cannot be drawn.
+        figure: the last Figure drawn (closed: it lives on only as the PNG).
+        values: the controls' current values.
+
+    Example:
+        >>> slider = ipywidgets.IntSlider(value=1, min=1, max=5, description="s")
+        >>> explorer = Explorer(lambda s: stride_padding_figure(7, 3, s, 1), {"s": slider})
+        >>> slider.value = 2          # what moving the slider does: the picture is redrawn
+        >>> explorer.caption.value    # 'o = floor((n + 2p - f) / s) + 1 = ... = 4 · ...'
+    """
+
+    def __init__(self, draw, controls):
+        self._draw = draw
+        self._cache = {}
+        self.controls = dict(controls)
+        # In a VBox an image is stretched to the full width of the notebook; keep it at the size
+        # the inline backend would show (its own pixels), shrinking only on a narrow screen.
+        self.image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(align_self="flex-start", max_width="100%",
+                                                                              height="auto"))
+        self.caption = ipywidgets.HTML()
+        self.figure = None
+        self.image.add_class("cnnlab-explorer-image")
+        self.caption.add_class("cnnlab-explorer-caption")
+        super().__init__(children=[*self.controls.values(), self.caption, self.image])
+        self.add_class("cnnlab-explorer")
+        for control in self.controls.values():
+            control.observe(self.redraw, names="value")
+        self.redraw()
+
+    @property
+    def values(self):
+        return {name: control.value for name, control in self.controls.items()}
+
+    def redraw(self, change=None):
+        """Draw the picture for the controls' current values (called on every change)."""
+        values = self.values
+        key = tuple(values.items())
+        if key not in self._cache:
+            try:
+                fig = self._draw(**values)
+            except Exception as error:  # noqa: BLE001 - a callback's error must reach the screen, not the kernel log
+                self.caption.value = ('<span style="color:#c44e52">cannot draw '
+                                      f"{html.escape(str(values))}: {type(error).__name__}: "
+                                      f"{html.escape(str(error))}</span>")
+                return
+            plt.close(fig)  # drawn here as a PNG; the inline backend must not show it again
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.pop(next(iter(self._cache)))  # the oldest setting
+            self._cache[key] = (fig, figure_png(fig), figure_caption(fig))
+        self.figure, png, caption = self._cache[key]
+        self.caption.value = html.escape(caption)
+        self.image.value = png
+
+
 def _explorer(figure_function, defaults, controls):
     if static_mode():
         fig = figure_function(**defaults)
         plt.close(fig)  # shown by _show_once below, not again by the inline backend
         return _show_once(fig)
-    import ipywidgets
-
-    widget = ipywidgets.interactive(figure_function, **controls)
-    return _show_once(widget)
+    for name, control in controls.items():
+        if control.value != defaults[name]:
+            raise ValueError(f"control {name!r} starts at {control.value!r}, the default is {defaults[name]!r}")
+    return _show_once(Explorer(figure_function, controls))
 
 
 # -------------------------------------------------------------------- convolution
@@ -90,8 +206,21 @@ def _explorer(figure_function, defaults, controls):
 def conv_explorer_figure(image=None, kernel="edge-x", stride=1, padding=0):
     """Input, kernel and output of a 2-D convolution, with the output's shape and size formula.
 
-    image : (H, W) or (H, W, 3) (colour is turned to grey); default: the camera man, 128x128
-    kernel : a name in ``KERNELS`` or a 2-D array
+    Args:
+        image: (H, W) or (H, W, 3) array or tensor (colour is turned to grey, values above 1 are
+            read as 0-255, a longer side above ``MAX_SIDE`` is downscaled); default: the camera
+            man, 128x128.
+        kernel: a name in ``KERNELS`` or a 2-D array (KH, KW).
+        stride, padding: as in ``cnnlab.reference.conv2d``.
+
+    Shape:
+        output: (OH, OW) with OH = floor((H + 2 * padding - KH) / stride) + 1, likewise OW;
+        the suptitle states this formula with the numbers filled in.
+
+    Example:
+        >>> fig = conv_explorer_figure(kernel="blur", stride=2, padding=1)
+        >>> fig.axes[2].get_title()
+        'output 64×64'
     """
     image = _grey_image(image, 128)
     if isinstance(kernel, str):
@@ -108,7 +237,7 @@ def conv_explorer_figure(image=None, kernel="edge-x", stride=1, padding=0):
     ax_in.imshow(image, cmap="gray", vmin=0, vmax=1)
     ax_in.set_title(f"input {h}×{w}", fontsize=9)
     ax_in.axis("off")
-    _draw_cells(ax_k, k)
+    draw_cells(ax_k, k)
     ax_k.set_title(f"kernel: {name}", fontsize=9)
     ax_out.imshow(out, cmap="gray")
     ax_out.set_title(f"output {out.shape[0]}×{out.shape[1]}", fontsize=9)
@@ -121,9 +250,19 @@ def conv_explorer_figure(image=None, kernel="edge-x", stride=1, padding=0):
 
 
 def conv_explorer(image=None):
-    """Pick a kernel (edge-x, edge-y, sharpen, blur, identity), stride and padding; see the output."""
-    import ipywidgets
+    """Pick a kernel (edge-x, edge-y, sharpen, blur, identity), stride and padding; see the output.
 
+    Args:
+        image: as in ``conv_explorer_figure`` (default: the camera man, 128x128).
+
+    Returns:
+        an ``Explorer`` (live) or, with ``CNNLAB_STATIC_WIDGETS=1``, the Figure at the defaults
+        (edge-x, stride 1, padding 0). Either is displayed once by the call.
+
+    Example:
+        >>> explorer = conv_explorer(data.photo("chelsea"))
+        >>> explorer.controls["stride"].value = 4   # the picture and caption now say stride 4
+    """
     image = _grey_image(image, 128)
 
     def draw(kernel="edge-x", stride=1, padding=0):
@@ -131,8 +270,8 @@ def conv_explorer(image=None):
 
     controls = dict(
         kernel=ipywidgets.Dropdown(options=list(KERNELS), value="edge-x", description="kernel"),
-        stride=ipywidgets.IntSlider(value=1, min=1, max=8, description="stride"),
-        padding=ipywidgets.IntSlider(value=0, min=0, max=8, description="padding"),
+        stride=ipywidgets.IntSlider(value=1, min=1, max=8, description="stride", continuous_update=False),
+        padding=ipywidgets.IntSlider(value=0, min=0, max=8, description="padding", continuous_update=False),
     )
     return _explorer(draw, dict(kernel="edge-x", stride=1, padding=0), controls)
 
@@ -141,7 +280,20 @@ def conv_explorer(image=None):
 
 
 def pooling_explorer_figure(image=None, mode="max", kernel_size=2, stride=2):
-    """An image before and after pooling, with both shapes. Default image: camera man, 96x96."""
+    """An image before and after pooling, with both shapes.
+
+    Args:
+        image: as in ``conv_explorer_figure``; default: the camera man, 96x96.
+        mode: "max", "avg" or "min".
+        kernel_size, stride: the pooling window and its step, as in ``cnnlab.reference.max_pool2d``.
+
+    Shape:
+        output: (OH, OW) with OH = floor((H - kernel_size) / stride) + 1, likewise OW.
+
+    Example:
+        >>> pooling_explorer_figure(mode="avg", kernel_size=3, stride=3).axes[1].get_title()
+        'avg pool 3×3, stride 3 → 32×32'
+    """
     if mode not in POOL:
         raise ValueError(f"mode must be one of {POOL_MODES}, got {mode!r}")
     image = _grey_image(image, 96)
@@ -159,9 +311,18 @@ def pooling_explorer_figure(image=None, mode="max", kernel_size=2, stride=2):
 
 
 def pooling_explorer(image=None):
-    """Pick the pooling mode (max, avg, min), window size and stride; see the pooled image."""
-    import ipywidgets
+    """Pick the pooling mode (max, avg, min), window size and stride; see the pooled image.
 
+    Args:
+        image: as in ``pooling_explorer_figure`` (default: the camera man, 96x96).
+
+    Returns:
+        an ``Explorer`` (live) or, with ``CNNLAB_STATIC_WIDGETS=1``, the Figure at the defaults
+        (max, 2x2, stride 2).
+
+    Example:
+        >>> pooling_explorer().controls["mode"].value = "min"
+    """
     image = _grey_image(image, 96)
 
     def draw(mode="max", kernel_size=2, stride=2):
@@ -169,8 +330,8 @@ def pooling_explorer(image=None):
 
     controls = dict(
         mode=ipywidgets.Dropdown(options=list(POOL_MODES), value="max", description="mode"),
-        kernel_size=ipywidgets.IntSlider(value=2, min=1, max=8, description="kernel"),
-        stride=ipywidgets.IntSlider(value=2, min=1, max=8, description="stride"),
+        kernel_size=ipywidgets.IntSlider(value=2, min=1, max=8, description="kernel", continuous_update=False),
+        stride=ipywidgets.IntSlider(value=2, min=1, max=8, description="stride", continuous_update=False),
     )
     return _explorer(draw, dict(mode="max", kernel_size=2, stride=2), controls)
 
@@ -179,7 +340,18 @@ def pooling_explorer(image=None):
 
 
 def stride_padding_figure(n=7, f=3, s=2, p=1):
-    """``windows_figure`` for an n x n input, or a figure saying why the kernel does not fit."""
+    """``windows_figure`` for an n x n input, or a figure saying why the kernel does not fit.
+
+    Args:
+        n: input size; f: kernel size; s: stride; p: padding (all ints).
+
+    Shape:
+        output: o x o with o = floor((n + 2p - f) / s) + 1 (the suptitle), when f <= n + 2p.
+
+    Example:
+        >>> stride_padding_figure(n=5, f=3, s=1, p=1).get_suptitle()[-3:]
+        '= 5'
+    """
     if f > n + 2 * p:
         fig, ax = plt.subplots(figsize=(6, 1.2))
         ax.axis("off")
@@ -191,22 +363,32 @@ def stride_padding_figure(n=7, f=3, s=2, p=1):
 
 def stride_padding_explorer():
     """Sliders for input size n, kernel f, stride s and padding p; shows where the windows land
-    and the output size floor((n + 2p - f) / s) + 1."""
-    import ipywidgets
+    and the output size floor((n + 2p - f) / s) + 1.
 
+    Returns:
+        an ``Explorer`` (live) or, with ``CNNLAB_STATIC_WIDGETS=1``, the Figure at the defaults
+        (n=7, f=3, s=2, p=1).
+
+    Example:
+        >>> stride_padding_explorer().controls["p"].value = 0
+    """
     controls = dict(
-        n=ipywidgets.IntSlider(value=7, min=1, max=16, description="n (input)"),
-        f=ipywidgets.IntSlider(value=3, min=1, max=7, description="f (kernel)"),
-        s=ipywidgets.IntSlider(value=2, min=1, max=5, description="s (stride)"),
-        p=ipywidgets.IntSlider(value=1, min=0, max=4, description="p (padding)"),
+        n=ipywidgets.IntSlider(value=7, min=1, max=16, description="n (input)", continuous_update=False),
+        f=ipywidgets.IntSlider(value=3, min=1, max=7, description="f (kernel)", continuous_update=False),
+        s=ipywidgets.IntSlider(value=2, min=1, max=5, description="s (stride)", continuous_update=False),
+        p=ipywidgets.IntSlider(value=1, min=0, max=4, description="p (padding)", continuous_update=False),
     )
     return _explorer(stride_padding_figure, dict(n=7, f=3, s=2, p=1), controls)
 
 
 __all__ = [
+    "Explorer",
     "KERNELS",
+    "MAX_SIDE",
     "conv_explorer",
     "conv_explorer_figure",
+    "figure_caption",
+    "figure_png",
     "pooling_explorer",
     "pooling_explorer_figure",
     "stride_padding_explorer",

@@ -107,6 +107,10 @@ def test_padding_and_pooling_figures():
 def test_windows_figure_formula():
     fig = windows.windows_figure(7, 3, 2, 1)
     assert fig._suptitle.get_text().endswith("= 4")
+    # 6 + 0 - 3 = 3 is not a multiple of 2: the last row and column (11 cells) are never reached.
+    unreached = [c for c in windows.windows_figure(6, 3, 2, 0).axes[0].collections if c.get_gid() == "unreached"]
+    assert len(unreached) == 1 and len(unreached[0].get_paths()) == 11
+    assert not [c for c in fig.axes[0].collections if c.get_gid() == "unreached"]  # (7 + 2 - 3) / 2 is exact
     assert windows.windows_figure(6, 3, 2, 0)._suptitle.get_text().endswith("= 2")
     with pytest.raises(ValueError, match="kernel_size"):
         windows.windows_figure(2, 5, 1, 0)
@@ -114,15 +118,66 @@ def test_windows_figure_formula():
 
 @pytest.mark.parametrize("explorer", [widgets.conv_explorer, widgets.pooling_explorer, widgets.stride_padding_explorer])
 def test_explorers_static_and_live(explorer, monkeypatch):
-    import ipywidgets
-
     monkeypatch.setenv("CNNLAB_STATIC_WIDGETS", "1")
-    assert isinstance(explorer(), Figure)
+    static = explorer()
+    assert isinstance(static, Figure)
     monkeypatch.delenv("CNNLAB_STATIC_WIDGETS")
-    widget = explorer()
-    assert isinstance(widget, ipywidgets.Widget)
-    controls = {c.description for c in widget.children if hasattr(c, "value")}
-    assert len(controls) >= 3
+    live = explorer()
+    assert isinstance(live, widgets.Explorer) and len(live.controls) >= 3
+    assert bytes(live.image.value).startswith(b"\x89PNG")
+    # The live picture at the defaults is the book's static figure, and no pyplot figure is left
+    # open for Jupyter's inline backend to show a second time below the widget.
+    assert widgets.figure_caption(live.figure) == widgets.figure_caption(static)
+    plt.close(static)
+    assert plt.get_fignums() == []
+
+
+# Every control of every explorer, a new value, and the words the picture must then show.
+CHANGES = [
+    (widgets.conv_explorer, "kernel", "blur", "kernel: blur"),
+    (widgets.conv_explorer, "stride", 4, "stride 4, padding 0:  floor((128 + 2·0 - 3) / 4) + 1 = 32"),
+    (widgets.conv_explorer, "padding", 2, "stride 1, padding 2:  floor((128 + 2·2 - 3) / 1) + 1 = 130"),
+    (widgets.pooling_explorer, "mode", "avg", "avg pool 2×2, stride 2 → 48×48"),
+    (widgets.pooling_explorer, "kernel_size", 4, "max pool 4×4, stride 2 → 47×47"),
+    (widgets.pooling_explorer, "stride", 3, "max pool 2×2, stride 3 → 32×32"),
+    (widgets.stride_padding_explorer, "n", 10, "floor((10 + 2 - 3) / 2) + 1 = 5"),
+    (widgets.stride_padding_explorer, "f", 5, "floor((7 + 2 - 5) / 2) + 1 = 3"),
+    (widgets.stride_padding_explorer, "s", 1, "floor((7 + 2 - 3) / 1) + 1 = 7"),
+    (widgets.stride_padding_explorer, "p", 0, "floor((7 + 0 - 3) / 2) + 1 = 3"),
+]
+
+
+@pytest.mark.parametrize("explorer, control, value, words", CHANGES, ids=[f"{e.__name__}-{c}" for e, c, _, _ in CHANGES])
+def test_every_control_redraws_the_picture_in_place(explorer, control, value, words):
+    live = explorer()
+    before_png, before_caption, children = bytes(live.image.value), live.caption.value, list(live.children)
+    assert words not in before_caption
+    live.controls[control].value = value  # what the page sends when a person moves the control
+    assert bytes(live.image.value) != before_png
+    assert words in live.caption.value and words in widgets.figure_caption(live.figure)
+    assert list(live.children) == children  # the same image widget, redrawn: no pile of figures
+    assert plt.get_fignums() == []
+    live.controls[control].value = live.controls[control].value  # no change: no redraw needed
+    assert words in live.caption.value
+
+
+def test_explorer_redraw_is_cached_and_errors_reach_the_caption():
+    live = widgets.conv_explorer()
+    first = live.figure
+    live.controls["stride"].value = 2
+    assert live.figure is not first
+    live.controls["stride"].value = 1
+    assert live.figure is first  # going back to a setting reuses its picture
+    tiny = widgets.conv_explorer(np.zeros((2, 2)))  # a 3x3 kernel does not fit a 2x2 image
+    assert "cannot draw" in tiny.caption.value and "ValueError" in tiny.caption.value
+    tiny.controls["padding"].value = 1
+    assert tiny.caption.value.startswith("stride 1, padding 1")
+
+
+def test_large_photos_are_downscaled_and_say_so():
+    big = np.random.default_rng(0).random((600, 1200))
+    fig = widgets.conv_explorer_figure(big, "identity")
+    assert fig.axes[0].get_title() == f"input {600 * widgets.MAX_SIDE // 1200}×{widgets.MAX_SIDE}"
 
 
 def test_explorer_update_functions():
@@ -141,5 +196,5 @@ def test_explorer_update_functions():
     with pytest.raises(ValueError, match="kernel"):
         widgets.conv_explorer_figure(image, "emboss")
     live = widgets.conv_explorer(image)
-    live.children[1].value = 3  # stride slider: interactive redraws with the new value
-    assert live.kwargs["stride"] == 3 and live.result.axes[2].get_title() == "output 6×8"
+    live.controls["stride"].value = 3
+    assert live.values["stride"] == 3 and live.figure.axes[2].get_title() == "output 6×8"
