@@ -14,6 +14,15 @@ NumPy array or a tensor; they run on the model's device and return NumPy arrays.
 A *class score* is the model's raw output (the logit before softmax), as in both papers:
 the softmax would couple every class to every other.
 
+Beyond the three, lecture note 003's "filters" and "class output" as its sources mean them:
+
+- ``maximize_activation``: gradient ascent on the input for one channel of a layer (Erhan et al. 2009).
+- ``class_model``: gradient ascent on a class score with L2 regularisation (Simonyan et al. 2014, sec. 2).
+- ``top_patches``: the input patches, cropped to the unit's ``receptive_field``, that drive a channel
+  hardest (Zeiler & Fergus 2014; Girshick et al. 2014).
+- ``dead_channels`` and ``class_selectivity``: which channels never fire, and how class-specific the others are
+  (the selectivity index of Morcos et al. 2018).
+
 Shapes
 ------
 x: (C, H, W) one image, or (N, C, H, W) a batch.
@@ -28,7 +37,21 @@ import numpy as np
 import torch as pytorch
 import torch.nn.functional as F
 
-__all__ = ["feature_maps", "saliency", "grad_cam", "resolve_layer", "layer_names"]
+__all__ = [
+    "feature_maps",
+    "saliency",
+    "grad_cam",
+    "resolve_layer",
+    "layer_names",
+    "ReceptiveField",
+    "receptive_field",
+    "TopPatches",
+    "top_patches",
+    "maximize_activation",
+    "class_model",
+    "dead_channels",
+    "class_selectivity",
+]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -270,3 +293,325 @@ def grad_cam(model, x, target, layer, upsample=True, normalize=True):
         cam = pytorch.where(peak > 0, cam / peak.clamp_min(1e-12), cam)
     cam = cam.cpu().numpy().astype(np.float32)
     return cam[0] if single else cam
+
+
+# ----------------------------------------------------------------------------- receptive fields
+
+# layers that act position by position: they keep the receptive field as it is
+_POINTWISE = (
+    pytorch.nn.ReLU, pytorch.nn.LeakyReLU, pytorch.nn.ELU, pytorch.nn.GELU, pytorch.nn.Sigmoid, pytorch.nn.Tanh,
+    pytorch.nn.BatchNorm2d, pytorch.nn.Dropout, pytorch.nn.Dropout2d, pytorch.nn.Identity,
+)
+
+
+class ReceptiveField:
+    """Which input pixels one unit of a layer can see.
+
+    Unit (i, j) of the layer reads input rows ``start[0] + i * jump[0]`` up to ``+ size[0] - 1`` and the
+    columns likewise; rows and columns outside the image are the zeros that padding adds.
+    """
+
+    def __init__(self, size, jump, start):
+        self.size, self.jump, self.start = tuple(size), tuple(jump), tuple(start)
+
+    def box(self, i, j):
+        """(top, left, bottom, right) of unit (i, j), bottom and right exclusive; may reach outside the image."""
+        top, left = self.start[0] + i * self.jump[0], self.start[1] + j * self.jump[1]
+        return top, left, top + self.size[0], left + self.size[1]
+
+    def __repr__(self):
+        return f"ReceptiveField(size={self.size}, jump={self.jump}, start={self.start})"
+
+
+def _chain(model):
+    """The leaf modules of nested Sequential containers, in order, with their names."""
+    leaves = []
+    for name, module in model.named_modules():
+        if name and not list(module.children()):
+            leaves.append((name, module))
+    return leaves
+
+
+def receptive_field(model, layer):
+    """Receptive field of the units of ``layer`` in a chain of convolutions, poolings and pointwise layers.
+
+    Per axis, with r the field size, j the jump (input pixels between neighbouring units) and s0 the
+    input coordinate where unit 0's field starts, a layer with kernel k, stride s, padding p, dilation d gives
+
+        r' = r + (k - 1) * d * j,    s0' = s0 - p * j,    j' = j * s.
+
+    Args:
+        model: an ``nn.Sequential`` (nested ones are fine) of Conv2d, MaxPool2d, AvgPool2d and pointwise
+            layers (ReLU, BatchNorm2d, Dropout, ...) up to ``layer``.
+        layer: a name from ``model.named_modules()`` or the module.
+
+    Shape:
+        returns a :class:`ReceptiveField`; unit (i, j) sees rows s0 + i * j ... s0 + i * j + r - 1.
+
+    Example:
+        >>> net = pytorch.nn.Sequential(pytorch.nn.Conv2d(1, 2, 3, padding=1), pytorch.nn.MaxPool2d(2),
+        ...                             pytorch.nn.Conv2d(2, 2, 3, padding=1))
+        >>> receptive_field(net, "2")
+        ReceptiveField(size=(8, 8), jump=(2, 2), start=(-3, -3))
+    """
+    target = resolve_layer(model, layer)
+    size, jump, start = [1, 1], [1, 1], [0, 0]
+    for name, module in _chain(model):
+        if isinstance(module, (pytorch.nn.Conv2d, pytorch.nn.MaxPool2d, pytorch.nn.AvgPool2d)):
+            kernel = _pair(module.kernel_size)
+            stride = _pair(module.stride if module.stride is not None else module.kernel_size)
+            padding = module.padding
+            if isinstance(padding, str):
+                if padding != "valid" and not (padding == "same" and all(k % 2 == 1 for k in kernel)):
+                    raise ValueError(f"layer {name!r}: padding {padding!r} is not supported (use numbers)")
+                padding = (0, 0) if padding == "valid" else tuple((k - 1) // 2 for k in kernel)
+            padding = _pair(padding)
+            dilation = _pair(getattr(module, "dilation", 1))
+            for axis in range(2):
+                size[axis] += (kernel[axis] - 1) * dilation[axis] * jump[axis]
+                start[axis] -= padding[axis] * jump[axis]
+                jump[axis] *= stride[axis]
+        elif not isinstance(module, _POINTWISE):
+            raise ValueError(
+                f"receptive_field follows convolutions, poolings and pointwise layers only; layer {name!r} is "
+                f"a {type(module).__name__}"
+            )
+        if module is target or any(m is target for m in _ancestors(model, module)):
+            return ReceptiveField(size, jump, start)
+    raise ValueError(f"layer {layer!r} was not reached in the chain of {type(model).__name__}")
+
+
+def _ancestors(model, leaf):
+    """Containers of ``model`` that hold ``leaf`` and end with it (so that naming a block means its output)."""
+    found = []
+    for _name, module in model.named_modules():
+        children = list(module.modules())
+        if module is not leaf and leaf in children[1:]:
+            leaves = [m for m in children if not list(m.children())]
+            if leaves and leaves[-1] is leaf:
+                found.append(module)
+    return found
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (int(value), int(value))
+
+
+def _channel_activations(model, layer, images, channel=None, batch_size=256):
+    """Recorded output of ``layer`` for all images, (N, K, h, w) NumPy (or (N, h, w) for one channel)."""
+    batch, _ = _as_batch(images, model, name="images")
+    chunks = []
+    for start in range(0, len(batch), batch_size):
+        maps = feature_maps(model, batch[start : start + batch_size], [layer])[layer]
+        if maps.ndim != 4:
+            raise ValueError(f"layer {layer!r} must output (N, K, h, w) feature maps; got shape {maps.shape}")
+        chunks.append(maps if channel is None else maps[:, channel])
+    return np.concatenate(chunks)
+
+
+# ----------------------------------------------------------------------------- top patches
+
+
+class TopPatches:
+    """The result of :func:`top_patches`: ``patches`` (k, C, r_h, r_w), ``activations`` (k,),
+    ``image_index`` (k,), ``position`` (k, 2) the unit (i, j), and the layer's ``field``."""
+
+    def __init__(self, patches, activations, image_index, position, field):
+        self.patches, self.activations = patches, activations
+        self.image_index, self.position, self.field = image_index, position, field
+
+
+def top_patches(model, layer, channel, images, k=9, batch_size=256):
+    """The ``k`` images whose strongest unit of ``channel`` in ``layer`` fires hardest, cropped to that unit's field.
+
+    Each image contributes at most one patch (its strongest unit), so the k patches come from k different images.
+    Parts of the field outside the image are filled with zeros, as the layer's padding sees them.
+
+    Args:
+        model: a chain that :func:`receptive_field` understands, up to ``layer``.
+        layer: name or module; channel: index into its output channels.
+        images: (N, C, H, W) array or tensor, N >= k.
+
+    Shape:
+        ``patches`` (k, C, r_h, r_w) with (r_h, r_w) = ``receptive_field(model, layer).size``; ``activations`` (k,),
+        largest first.
+
+    Example:
+        >>> net = pytorch.nn.Sequential(pytorch.nn.Conv2d(1, 2, 3, padding=1))
+        >>> top_patches(net, "0", 1, np.random.rand(20, 1, 8, 8).astype(np.float32), k=4).patches.shape
+        (4, 1, 3, 3)
+    """
+    field = receptive_field(model, layer)
+    batch, _ = _as_batch(images, model, name="images")
+    N, C, H, W = batch.shape
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= N:
+        raise ValueError(f"k must be an int in [1, N] = [1, {N}] for images of shape {tuple(batch.shape)}, got {k!r}")
+    maps = _channel_activations(model, layer, batch, batch_size=batch_size)
+    if not (isinstance(channel, (int, np.integer)) and not isinstance(channel, bool)) or not 0 <= channel < maps.shape[1]:
+        raise ValueError(f"channel must be an int in [0, {maps.shape[1]}) for layer {layer!r}, got {channel!r}")
+    channel_maps = maps[:, channel]  # (N, h, w)
+    flat = channel_maps.reshape(N, -1)
+    best_position = flat.argmax(axis=1)
+    best_value = flat[np.arange(N), best_position]
+    chosen = np.argsort(-best_value, kind="stable")[:k]
+    pixels = batch.cpu().numpy()
+    patches = np.zeros((k, C, *field.size), dtype=np.float32)
+    positions = np.zeros((k, 2), dtype=np.int64)
+    for row, n in enumerate(chosen):
+        i, j = divmod(int(best_position[n]), channel_maps.shape[2])
+        top, left, bottom, right = field.box(i, j)
+        # copy the part of the field that lies inside the image; the rest stays zero (the padding)
+        t, l, b, r = max(top, 0), max(left, 0), min(bottom, H), min(right, W)
+        patches[row, :, t - top : b - top, l - left : r - left] = pixels[n, :, t:b, l:r]
+        positions[row] = (i, j)
+    return TopPatches(patches, best_value[chosen], chosen, positions, field)
+
+
+# ----------------------------------------------------------------------------- gradient ascent on the input
+
+
+def _ascend(objective, x, steps, lr):
+    """Plain gradient ascent on ``x`` (a leaf tensor); returns the objective after each step."""
+    history = []
+    for _ in range(steps):
+        value = objective(x)
+        (gradient,) = pytorch.autograd.grad(value, x)
+        with pytorch.no_grad():
+            x += lr * gradient
+        history.append(float(value.detach()))
+    return history
+
+
+def _check_ascent(input_shape, steps, lr, l2):
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"input_shape must be (C, H, W) with positive sizes, got {tuple(input_shape)}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if not lr > 0 or not l2 >= 0:
+        raise ValueError(f"lr must be > 0 and l2 >= 0, got lr={lr!r}, l2={l2!r}")
+    return shape
+
+
+def maximize_activation(model, layer, channel, input_shape, steps=200, lr=0.1, l2=1e-2, unit=None, seed=0):
+    """An input that makes ``channel`` of ``layer`` fire strongly, found by gradient ascent on the input.
+
+    Maximises ``a(x) - l2 * ||x||^2`` where a is the channel's activation at ``unit`` (i, j) of its map, or the
+    mean over the map when ``unit`` is None. The L2 term keeps the image bounded (without it a linear filter's
+    objective grows without limit). Starts from small Gaussian noise drawn from ``seed``.
+
+    Args:
+        model: any module; layer: name or module whose output is (N, K, h, w); channel: index into K.
+        input_shape: (C, H, W) of one input.
+        steps, lr: gradient-ascent steps, x += lr * gradient.
+        l2: weight of the L2 penalty.
+        unit: (i, j) or None.
+
+    Shape:
+        returns (image (C, H, W) float32 NumPy, history: list of ``steps`` objective values).
+
+    Example:
+        >>> net = pytorch.nn.Sequential(pytorch.nn.Conv2d(1, 2, 3))
+        >>> image, history = maximize_activation(net, "0", 0, (1, 5, 5), steps=50)
+        >>> image.shape, history[-1] > history[0]
+        ((1, 5, 5), True)
+    """
+    shape = _check_ascent(input_shape, steps, lr, l2)
+    module = resolve_layer(model, layer)
+    device = _model_device(model)
+    generator = pytorch.Generator().manual_seed(int(seed))
+    x = (0.01 * pytorch.randn((1, *shape), generator=generator)).to(device).requires_grad_(True)
+    captured = {}
+    handle = module.register_forward_hook(lambda _m, _i, output: captured.__setitem__("a", output))
+
+    def objective(x):
+        model(x)
+        a = captured["a"]
+        if a.ndim != 4 or not 0 <= channel < a.shape[1]:
+            raise ValueError(f"layer {layer!r} gave output {tuple(a.shape)}; channel must index its axis 1, got {channel}")
+        value = a[0, channel].mean() if unit is None else a[0, channel, unit[0], unit[1]]
+        return value - l2 * (x**2).sum()
+
+    try:
+        with _eval_mode(model), pytorch.enable_grad():
+            history = _ascend(objective, x, steps, lr)
+    finally:
+        handle.remove()
+    return x.detach()[0].cpu().numpy().astype(np.float32), history
+
+
+def class_model(model, target, input_shape, steps=200, lr=0.1, l2=1e-2, seed=0):
+    """Class model visualisation (Simonyan, Vedaldi & Zisserman 2014): argmax_x  S_c(x) - l2 * ||x||^2.
+
+    S_c is the unnormalised score (logit) of class ``target``; the ascent starts from small noise drawn from
+    ``seed``. The image shows what the network takes as evidence for the class, not a typical example of it.
+
+    Shape:
+        returns (image (C, H, W) float32 NumPy, history: list of ``steps`` objective values).
+
+    Example:
+        >>> net = pytorch.nn.Sequential(pytorch.nn.Flatten(), pytorch.nn.Linear(4, 3))
+        >>> image, history = class_model(net, 2, (1, 2, 2), steps=20)
+        >>> image.shape
+        (1, 2, 2)
+    """
+    shape = _check_ascent(input_shape, steps, lr, l2)
+    device = _model_device(model)
+    generator = pytorch.Generator().manual_seed(int(seed))
+    x = (0.01 * pytorch.randn((1, *shape), generator=generator)).to(device).requires_grad_(True)
+
+    def objective(x):
+        scores = _class_scores(model, x)
+        index = _targets(target, scores)
+        return scores[0, index[0]] - l2 * (x**2).sum()
+
+    with _eval_mode(model), pytorch.enable_grad():
+        history = _ascend(objective, x, steps, lr)
+    return x.detach()[0].cpu().numpy().astype(np.float32), history
+
+
+# ----------------------------------------------------------------------------- dead and selective channels
+
+
+def dead_channels(model, layer, images, batch_size=256):
+    """Channels of ``layer`` whose output is exactly zero at every position of every image.
+
+    A map that is silent on one photo may just not have met its pattern; a channel that is zero over a whole
+    batch of inputs is *dead* (for a ReLU layer: its pre-activation is negative everywhere on the data).
+
+    Shape:
+        images (N, C, H, W) -> boolean NumPy array (K,), one entry per channel of the layer's (N, K, h, w) output.
+    """
+    maps = _channel_activations(model, layer, images, batch_size=batch_size)
+    return np.all(maps == 0, axis=(0, 2, 3))
+
+
+def class_selectivity(model, layer, images, labels, batch_size=256):
+    """Class selectivity index of every channel of ``layer`` (Morcos et al. 2018).
+
+    Each channel's activation is averaged over positions, then over the images of each class; with mu_max the
+    largest class mean and mu_rest the mean of the other classes' means,
+
+        selectivity = (mu_max - mu_rest) / (mu_max + mu_rest)
+
+    0 means the channel responds to every class alike, 1 that it responds to one class only. Dead channels
+    (all zero) get NaN.
+
+    Shape:
+        images (N, C, H, W), labels (N,) ints -> float64 NumPy array (K,).
+    """
+    labels = np.asarray(labels.cpu() if isinstance(labels, pytorch.Tensor) else labels)
+    maps = _channel_activations(model, layer, images, batch_size=batch_size)
+    if labels.shape != (maps.shape[0],):
+        raise ValueError(f"labels must have shape ({maps.shape[0]},) to match images; got {labels.shape}")
+    if (maps < 0).any():
+        raise ValueError(f"layer {layer!r} has negative outputs: selectivity needs non-negative ones (after a ReLU)")
+    per_image = maps.mean(axis=(2, 3))  # (N, K)
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise ValueError("labels must hold at least two classes")
+    class_means = np.stack([per_image[labels == c].mean(axis=0) for c in classes])  # (classes, K)
+    top = class_means.max(axis=0)
+    rest = (class_means.sum(axis=0) - top) / (len(classes) - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(top + rest > 0, (top - rest) / (top + rest), np.nan)
