@@ -6,6 +6,10 @@ import pytest
 
 import cnnlab.torch as ct
 from cnnlab import reference as R
+from cnnlab.course.conv_arithmetic import dilated_taps, overlap_counts
+from cnnlab.course.conv_cost import block_cost, bottleneck_block, conv_cost, measured_macs, plain_block, torch_block
+from cnnlab.course.receptive_field import Layer, conv, measured_field, pool, receptive_fields
+from cnnlab.models import count_parameters
 from cnnlab.gradcheck import numerical_gradient
 
 torch = pytest.importorskip("torch")
@@ -173,3 +177,79 @@ def test_bad_input_names_the_argument_and_shapes():
         ct.conv2d_dilated(torch.zeros(1, 2, 5, 5), torch.zeros(1, 2, 3, 3), dilation=(1, 0))
     with pytest.raises(ValueError, match=r"C_in=2"):
         ct.conv_transpose2d(torch.zeros(1, 2, 5, 5), torch.zeros(3, 1, 3, 3))
+
+
+# ---- cnnlab.course helpers of the chapter "Convolution arithmetic" ----
+
+
+
+def test_receptive_fields_known_values():
+    assert receptive_fields([conv(3), conv(3), pool(2), conv(3)]) == [(1, 1), (3, 1), (5, 1), (6, 2), (10, 2)]
+    vgg16 = []
+    for n in (2, 2, 3, 3, 3):
+        vgg16 += [conv(3)] * n + [pool(2)]
+    assert receptive_fields(vgg16)[-1] == (212, 32)  # the published value for VGG-16's pool5
+    assert receptive_fields([conv(3, dilation=2 ** i) for i in range(3)])[-1] == (15, 1)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_formula_matches_autograd_on_random_stacks(seed):
+    rng = np.random.default_rng(seed)
+    layers = []
+    for _ in range(int(rng.integers(1, 5))):
+        if rng.random() < 0.3:
+            k = int(rng.integers(2, 4))
+            layers.append(pool(k, stride=int(rng.integers(1, k + 1))))
+        else:
+            layers.append(conv(int(rng.integers(1, 5)), stride=int(rng.integers(1, 3)),
+                               dilation=int(rng.integers(1, 3))))
+    r, j = receptive_fields(layers)[-1]
+    field = measured_field(layers)
+    assert field["side"] == (r, r)
+    assert field["rows"][0] == field["unit"] * j and field["cols"][0] == field["unit"] * j
+
+
+def test_measured_field_sees_holes_of_a_gridded_dilated_stack():
+    # two dilation-2 convolutions only ever reach even offsets: the field has holes, and we report them
+    field = measured_field([conv(3, dilation=2), conv(3, dilation=2)])
+    assert field["side"] == (9, 9) and not field["dense"]
+
+
+def test_layer_rejects_bad_geometry():
+    with pytest.raises(ValueError, match="kind"):
+        Layer("dense", 3)
+    with pytest.raises(ValueError, match="stride must be at least 1"):
+        conv(3, stride=0)
+    with pytest.raises(TypeError, match="kernel_size must be an int"):
+        conv(2.5)
+    with pytest.raises(TypeError, match="Layer"):
+        receptive_fields([(3, 1)])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_conv_cost_matches_torch_counts(seed):
+    rng = np.random.default_rng(seed)
+    c_in, c_out, k = (int(v) for v in rng.integers(1, 9, size=3))
+    n = int(rng.integers(1, 12))
+    cost = conv_cost(c_in, c_out, k, n)
+    layer = torch.nn.Conv2d(c_in, c_out, k)
+    assert cost.params == count_parameters(layer)
+    assert cost.macs == measured_macs(layer, (1, c_in, n + k - 1, n + k - 1))  # valid conv: n + k - 1 -> n
+    assert conv_cost(c_in, c_out, k, n, bias=False).params == count_parameters(torch.nn.Conv2d(c_in, c_out, k, bias=False))
+
+
+def test_bottleneck_is_cheaper_and_counts_match_torch():
+    for block in (plain_block(32, 8), bottleneck_block(32, 8, 8)):
+        params, macs = block_cost(block)
+        model = torch_block(block)
+        assert params == count_parameters(model) and macs == measured_macs(model, (1, 32, 8, 8))
+    assert block_cost(bottleneck_block())[0] * 8 < block_cost(plain_block())[0]
+    with pytest.raises(ValueError, match="at least 1"):
+        conv_cost(0, 4, 3, 5)
+
+
+def test_overlap_counts_and_taps():
+    assert np.ptp(overlap_counts(4, 2)[2:-2, 2:-2]) == 0 and np.ptp(overlap_counts(3, 2)[2:-2, 2:-2]) > 0
+    assert dilated_taps(3, 3, 7).sum() == 9 and dilated_taps(3, 3, 7)[0, 0] == 1
+    with pytest.raises(ValueError, match="spans 9"):
+        dilated_taps(3, 4, 7)
