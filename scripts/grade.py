@@ -16,6 +16,7 @@ Commands (run from anywhere; --root picks another course directory):
     python scripts/grade.py collect A --from DIR        DIR/<student>.ipynb or DIR/<student>/**/A.ipynb
                                                         -> submitted/<student>/A/A.ipynb
     python scripts/grade.py autograde A [--student S]   run the tests of every (or one) submission, print scores
+                        [--jobs N] [--scheduler ADDR]   N at once (default: the cores), or on a Dask cluster
     python scripts/grade.py feedback A                  HTML feedback in feedback/<student>/A/
     python scripts/grade.py export [--to FILE]          all grades as CSV (default feedback/grades.csv)
     python scripts/grade.py scores A                    the score table of A from the gradebook
@@ -273,29 +274,22 @@ def print_scores(root, name):
     return table
 
 
-def autograde(root, name, students=None, force=True):
+def autograde(root, name, students=None, jobs=None, scheduler=None, timeout=None):
     """Autograde every submission of ``name`` (or only ``students``), print the scores.
 
-    One nbgrader call grades all students (much faster than one call each). Returns the number
-    of failed submissions.
+    ``jobs`` submissions at once on this machine (default: the number of cores), or on the Dask
+    cluster at ``scheduler``; the gradebook is written by this process only (cnnlab.grading_batch).
+    Returns the number of FAILED submissions.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from cnnlab.grading_batch import DEFAULT_SUBMISSION_TIMEOUT, grade_assignment
 
     assignments(root, [name])
-    with Gradebook("sqlite:///" + os.path.join(root, "gradebook.db")) as gb:
-        try:
-            gb.find_assignment(name)
-            known = True
-        except MissingEntry:
-            known = False
-    if not known:  # a fresh gradebook: record the assignment's cells and checksums first
-        nbgrader(root, "generate_assignment", name, "--force", quiet=True)
-    extra = ["--force"] if force else []
-    for only in ([None] if not students else students):
-        nbgrader(root, "autograde", name, *extra, *([f"--student={only}"] if only else []), check=False)
-    table = print_scores(root, name)
-    selected = students or list(table)
-    return sum(1 for s in selected if table.get(s, {"failed": True})["failed"])
+    try:
+        report = grade_assignment(root, name, students=students, jobs=jobs, scheduler=scheduler,
+                                  timeout=timeout or DEFAULT_SUBMISSION_TIMEOUT)
+    except ValueError as error:
+        raise SystemExit(str(error))
+    return report["failed"]
 
 
 def feedback(root, name):
@@ -327,6 +321,9 @@ def main(argv=None):
     p = sub.add_parser("autograde", help="run the tests of the submissions")
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="only this student (repeatable)")
+    p.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: the number of cores)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786): grade on that cluster")
+    p.add_argument("--timeout", type=float, default=None, help="seconds one submission may take in all (default 1800)")
     p = sub.add_parser("feedback", help="HTML feedback for students")
     p.add_argument("assignment")
     p = sub.add_parser("export", help="grades as CSV")
@@ -348,7 +345,7 @@ def main(argv=None):
     elif args.command == "collect":
         collect(root, args.assignment, args.source)
     elif args.command == "autograde":
-        return 1 if autograde(root, args.assignment, args.student) else 0
+        return 1 if autograde(root, args.assignment, args.student, args.jobs, args.scheduler, args.timeout) else 0
     elif args.command == "feedback":
         feedback(root, args.assignment)
     elif args.command == "export":

@@ -1,0 +1,558 @@
+"""Grading a whole class: many submissions at once, on this machine or on a Dask cluster.
+
+One submission is one job of plain data. The job holds the submission's files, the course files
+nbgrader needs (``nbgrader_config.py`` and ``solutions/<assignment>/``) and the bytes of a small
+SQLite gradebook that knows the assignment. :func:`grade_one` (the worker) builds a scratch course
+from it, runs a plain ``nbgrader autograde <assignment> --student <student>`` there (so the
+course's ``nbgrader_config.py`` applies, sandbox included) and returns the autograded files, the
+per-cell scores of its scratch gradebook, a status and the time taken. Nothing but dicts, strings,
+numbers and bytes goes in or out, so the same job runs in a local thread pool or on a remote Dask
+worker that has only the course environment (and bubblewrap).
+
+The main process writes the results into the real gradebook one at a time
+(:func:`record_result`): it stores the autograded notebook in ``autograded/<student>/<a>/`` and
+runs nbgrader's own ``SaveAutoGrades`` and ``AssignLatePenalties`` preprocessors on it, which read
+the verdicts from the cell outputs exactly as ``nbgrader autograde`` does, without executing
+anything. Only one process ever writes the gradebook, so SQLite never sees concurrent writers,
+and PostgreSQL (``c.CourseDirectory.db_url = "postgresql://..."``) works the same way.
+
+Example:
+    >>> report = grade_assignment("/path/to/course", "02_convolution", jobs=2)   # doctest: +SKIP
+    >>> report["failed"]                                                         # doctest: +SKIP
+    0
+"""
+
+import concurrent.futures
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+
+OK = "ok"
+FAILED = "FAILED"
+# Longest time one submission may take, all cells together, before its worker gives up.
+DEFAULT_SUBMISSION_TIMEOUT = 1800
+# Files of a submission folder that are not the student's work.
+IGNORED_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
+# How much of nbgrader's log travels back with a result.
+LOG_TAIL_CHARS = 4000
+
+
+# ---------------------------------------------------------------------------------------------
+# the course: configuration and gradebook
+# ---------------------------------------------------------------------------------------------
+
+
+def load_course_config(root):
+    """The traitlets configuration of the course's ``nbgrader_config.py`` (as nbgrader loads it).
+
+    Args:
+        root (str): the course directory.
+    """
+    from traitlets.config.loader import Config, PyFileConfigLoader
+
+    path = os.path.join(root, "nbgrader_config.py")
+    if not os.path.isfile(path):
+        return Config()
+    return PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
+
+
+def course_db_url(root, config=None):
+    """The gradebook URL of the course: ``c.CourseDirectory.db_url`` or ``sqlite:///<root>/gradebook.db``.
+
+    Args:
+        root (str): the course directory.
+        config: an already loaded configuration (default: load ``root/nbgrader_config.py``).
+    """
+    config = load_course_config(root) if config is None else config
+    url = config.get("CourseDirectory", {}).get("db_url")
+    return str(url) if url else "sqlite:///" + os.path.join(os.path.abspath(root), "gradebook.db")
+
+
+def nbgrader_command(*args):
+    """The command line of ``nbgrader ARGS`` with this environment's Python."""
+    return [sys.executable, "-m", "nbgrader", *args]
+
+
+def nbgrader_environment(extra=None):
+    """os.environ with this environment's bin/ first (nbgrader runs ``alembic`` from PATH)."""
+    env = dict(os.environ)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    env.update(extra or {})
+    return env
+
+
+def put_nbgrader_on_path():
+    """Put this environment's bin/ on PATH: nbgrader's Gradebook runs ``alembic`` for a new database."""
+    bin_dir = os.path.dirname(sys.executable)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+def die_with_parent():
+    """In the child, before exec: get SIGKILL when the parent dies (a killed Dask worker leaves no grader)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def run_nbgrader(root, *args, timeout=None, env=None):
+    """Run ``nbgrader ARGS`` in ``root``; returns (exit code or None on timeout, log text).
+
+    The command gets a process group of its own, so on a timeout the group it started (nbgrader,
+    its kernel, the sandbox) is killed by that process id and nothing is left running.
+    """
+    process = subprocess.Popen(
+        nbgrader_command(*args), cwd=root, env=nbgrader_environment(env), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True, preexec_fn=die_with_parent,
+    )
+    try:
+        log, _ = process.communicate(timeout=timeout)
+        return process.returncode, log
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        log, _ = process.communicate()
+        return None, log
+    finally:
+        if process.poll() is None:  # interrupted (KeyboardInterrupt): leave nothing behind
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def read_tree(folder):
+    """{relative path: bytes} of every file under ``folder`` (checkpoints and caches left out)."""
+    files = {}
+    for base, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in IGNORED_NAMES)
+        for name in sorted(names):
+            if name in IGNORED_NAMES:
+                continue
+            path = os.path.join(base, name)
+            with open(path, "rb") as f:
+                files[os.path.relpath(path, folder)] = f.read()
+    return files
+
+
+def write_tree(folder, files):
+    """Write {relative path: bytes} under ``folder``; a path that leaves it is a ValueError."""
+    folder = os.path.abspath(folder)
+    for relative, data in files.items():
+        path = os.path.abspath(os.path.join(folder, relative))
+        if os.path.commonpath([folder, path]) != folder:
+            raise ValueError(f"files: {relative!r} is outside the folder it is written to")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+
+
+def course_files(root, assignment):
+    """The files a worker needs to build a scratch course: the config and the assignment's source."""
+    files = {"nbgrader_config.py": open(os.path.join(root, "nbgrader_config.py"), "rb").read()}
+    source = os.path.join(root, "solutions", assignment)
+    for relative, data in read_tree(source).items():
+        files[os.path.join("solutions", assignment, relative)] = data
+    return files
+
+
+def template_gradebook(root, assignment, env=None):
+    """Bytes of a SQLite gradebook that knows ``assignment`` (its cells and checksums) and no student.
+
+    Made by ``nbgrader generate_assignment`` in a scratch copy of the course, so the real gradebook
+    (SQLite or PostgreSQL) and the repository are not touched.
+    """
+    with tempfile.TemporaryDirectory(prefix="cnnlab-template-") as scratch:
+        write_tree(scratch, course_files(root, assignment))
+        db = os.path.join(scratch, "gradebook.db")
+        code, log = run_nbgrader(
+            scratch, "generate_assignment", assignment, "--force", f"--CourseDirectory.db_url=sqlite:///{db}", env=env
+        )
+        if code != 0:
+            raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{log[-LOG_TAIL_CHARS:]}")
+        with open(db, "rb") as f:
+            return f.read()
+
+
+def ensure_assignment(root, assignment, db_url):
+    """Make sure the real gradebook knows ``assignment`` (else ``nbgrader generate_assignment`` it)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as gb:
+        try:
+            gb.find_assignment(assignment)
+            return
+        except MissingEntry:
+            pass
+    code, log = run_nbgrader(root, "generate_assignment", assignment, "--force", f"--CourseDirectory.db_url={db_url}")
+    if code != 0:
+        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{log[-LOG_TAIL_CHARS:]}")
+
+
+# ---------------------------------------------------------------------------------------------
+# one submission: the worker
+# ---------------------------------------------------------------------------------------------
+
+
+def make_job(root, assignment, student, gradebook, files, timeout=DEFAULT_SUBMISSION_TIMEOUT, nbgrader_args=(), env=None):
+    """The plain-data job that grades ``student``'s submission of ``assignment``.
+
+    Args:
+        root (str): the course directory (the submission is read from ``submitted/<student>/<assignment>/``).
+        gradebook (bytes): a SQLite gradebook that knows the assignment (:func:`template_gradebook`).
+        files (dict): the course files (:func:`course_files`).
+        timeout (float): seconds the whole submission may take.
+        nbgrader_args (sequence of str): extra options for ``nbgrader autograde``.
+        env (dict): environment variables for nbgrader (default: every ``CNNLAB_*`` variable here).
+    """
+    submitted = os.path.join(root, "submitted", student, assignment)
+    if not os.path.isdir(submitted):
+        raise ValueError(f"student: no submission of {assignment!r} by {student!r} in {submitted}")
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k.startswith("CNNLAB_")}
+    return {
+        "assignment": assignment,
+        "student": student,
+        "submission": read_tree(submitted),
+        "course": files,
+        "gradebook": gradebook,
+        "timeout": float(timeout),
+        "nbgrader_args": list(nbgrader_args),
+        "env": dict(env),
+    }
+
+
+def failure_reason(code, log):
+    """A short reason for a submission nbgrader could not grade, from its exit code and log."""
+    if code is None:
+        return "timeout (the whole submission ran past its limit)"
+    text = log.lower()
+    if "memoryerror" in text or "out of memory" in text or "memory limit" in text:
+        return "memory limit"
+    if "kernel died" in text or "deadkernelerror" in text or "kernel has died" in text:
+        return "crash (the kernel died)"
+    if "timeout" in text and "cell" in text:
+        return "timeout"
+    lines = [line for line in log.strip().splitlines() if line.strip()]
+    return "nbgrader error: " + (lines[-1][:200] if lines else f"exit code {code}")
+
+
+def scratch_scores(db_path, assignment, student):
+    """{notebook: {grade_id: auto_score}} that nbgrader recorded in the worker's scratch gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    scores = {}
+    with Gradebook("sqlite:///" + db_path) as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return scores
+        for notebook in submission.notebooks:
+            scores[notebook.name] = {grade.name: grade.auto_score for grade in notebook.grades}
+    return scores
+
+
+def grade_one(job):
+    """Grade one submission in a scratch course (runs on a worker); plain data in, plain data out.
+
+    Args:
+        job (dict): from :func:`make_job`.
+
+    Returns:
+        dict: ``student``, ``assignment``, ``status`` ("ok" or "FAILED"), ``reason`` (why it
+        failed, else ""), ``autograded`` ({relative path: bytes} of ``autograded/<s>/<a>/``),
+        ``scores`` ({notebook: {grade_id: auto_score}} from the worker's nbgrader run),
+        ``seconds``, ``worker`` (host and process id) and ``log`` (the end of nbgrader's log).
+    """
+    start = time.perf_counter()
+    assignment, student = job["assignment"], job["student"]
+    result = {
+        "assignment": assignment, "student": student, "status": FAILED, "reason": "", "autograded": {},
+        "scores": {}, "seconds": 0.0, "worker": f"{socket.gethostname()}:{os.getpid()}", "log": "",
+    }
+    with tempfile.TemporaryDirectory(prefix="cnnlab-grade-") as scratch:
+        write_tree(scratch, job["course"])
+        db = os.path.join(scratch, "gradebook.db")
+        with open(db, "wb") as f:
+            f.write(job["gradebook"])
+        write_tree(os.path.join(scratch, "submitted", student, assignment), job["submission"])
+        code, log = run_nbgrader(
+            scratch, "autograde", assignment, f"--student={student}", "--force",
+            f"--CourseDirectory.db_url=sqlite:///{db}", *job["nbgrader_args"],
+            timeout=job["timeout"], env=job["env"],
+        )
+        result["log"] = log[-LOG_TAIL_CHARS:]
+        graded = os.path.join(scratch, "autograded", student, assignment)
+        notebooks = [n for n in os.listdir(graded) if n.endswith(".ipynb")] if os.path.isdir(graded) else []
+        if code == 0 and notebooks:
+            result["status"] = OK
+            result["autograded"] = read_tree(graded)
+            result["scores"] = scratch_scores(db, assignment, student)
+        else:
+            result["reason"] = failure_reason(code, log)
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# the main process: record serially
+# ---------------------------------------------------------------------------------------------
+
+
+def read_timestamp(files):
+    """The submission time from a submission's ``timestamp.txt`` (None when there is none)."""
+    from nbgrader.utils import parse_utc
+
+    text = files.get("timestamp.txt", b"").decode("utf-8", "replace").strip()
+    return parse_utc(text) if text else None
+
+
+def recorded_scores(db_url, assignment, student):
+    """{notebook: {grade_id: auto_score}} of one submission in the real gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return {}
+        return {nb.name: {g.name: g.auto_score for g in nb.grades} for nb in submission.notebooks}
+
+
+def record_result(root, db_url, result, submission_files, config=None):
+    """Write one worker result into the course: ``autograded/`` and the gradebook (main process only).
+
+    A graded submission gets its autograded files and nbgrader's ``SaveAutoGrades`` and
+    ``AssignLatePenalties`` run on each notebook, which read the verdicts from the outputs and
+    execute nothing. A FAILED one gets no autograded folder and its automatic scores are cleared
+    and flagged for a human (it counts 0 in the export). Returns the result, its status turned to
+    FAILED when the recorded scores differ from those the worker's nbgrader computed.
+    """
+    with warnings.catch_warnings():
+        # nbgrader's update_or_create_submission triggers SQLAlchemy autoflush warnings (harmless;
+        # `nbgrader autograde` prints the same ones).
+        warnings.simplefilter("ignore", category=Warning)
+        return record_result_quietly(root, db_url, result, submission_files, config)
+
+
+def record_result_quietly(root, db_url, result, submission_files, config):
+    import nbformat
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
+
+    assignment, student = result["assignment"], result["student"]
+    graded = os.path.join(root, "autograded", student, assignment)
+    if os.path.isdir(graded):
+        shutil.rmtree(graded)
+    with Gradebook(db_url) as gb:
+        gb.update_or_create_student(student)
+        timestamp = read_timestamp(submission_files)
+        if timestamp is not None:
+            gb.update_or_create_submission(assignment, student, timestamp=timestamp)
+        else:
+            gb.update_or_create_submission(assignment, student)
+        if result["status"] != OK:
+            for notebook in gb.find_submission(assignment, student).notebooks:
+                for grade in notebook.grades:
+                    grade.auto_score = None
+                    grade.needs_manual_grade = True
+            gb.db.commit()
+            return result
+    write_tree(graded, result["autograded"])
+    for name in sorted(n for n in result["autograded"] if n.endswith(".ipynb") and os.sep not in n):
+        notebook = nbformat.reads(result["autograded"][name].decode("utf-8"), as_version=4)
+        resources = {"nbgrader": {"notebook": name[: -len(".ipynb")], "assignment": assignment,
+                                  "student": student, "db_url": db_url}}
+        for preprocessor in (SaveAutoGrades, AssignLatePenalties):
+            notebook, resources = preprocessor(config=config).preprocess(notebook, resources)
+    recorded = recorded_scores(db_url, assignment, student)
+    if recorded != result["scores"]:
+        result = dict(result, status=FAILED, reason=f"recorded scores {recorded} differ from the worker's {result['scores']}")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# many submissions
+# ---------------------------------------------------------------------------------------------
+
+
+def submitted_students(root, assignment):
+    """Students with a ``submitted/<student>/<assignment>/`` folder, sorted."""
+    base = os.path.join(root, "submitted")
+    if not os.path.isdir(base):
+        return []
+    return sorted(s for s in os.listdir(base) if os.path.isdir(os.path.join(base, s, assignment)))
+
+
+def local_results(jobs, workers):
+    """Run ``jobs`` with ``workers`` at once on this machine; yields results as they finish.
+
+    Each job is a separate nbgrader process, so threads are enough to keep ``workers`` of them
+    running; a job that raises is reported as FAILED (it cannot take the others down).
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cnnlab-grade") as pool:
+        futures = {pool.submit(grade_one, job): job for job in jobs}
+        for future in concurrent.futures.as_completed(futures):
+            job = futures[future]
+            try:
+                yield future.result()
+            except Exception as error:  # noqa: BLE001 - one job's failure is its submission's FAILED
+                yield crashed_result(job, f"worker error: {error!r}")
+
+
+def crashed_result(job, reason):
+    return {"assignment": job["assignment"], "student": job["student"], "status": FAILED, "reason": reason,
+            "autograded": {}, "scores": {}, "seconds": 0.0, "worker": "", "log": ""}
+
+
+def dask_results(jobs, scheduler):
+    """Send ``jobs`` to the Dask scheduler at ``scheduler`` (an address or a ``Client``); yields results.
+
+    A job whose worker dies (or that raises) is submitted once more; when that fails too, its
+    submission is reported as FAILED with the error. (The scheduler itself may also move a task
+    of a dead worker elsewhere, up to its ``distributed.scheduler.allowed-failures``.)
+    """
+    from dask.distributed import Client, as_completed
+
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        def submit(job, attempt):
+            key = f"cnnlab-grade-{job['assignment']}-{job['student']}-{attempt}-{uuid.uuid4().hex[:8]}"
+            future = client.submit(grade_one, job, key=key, pure=False, retries=0)
+            pending[future.key] = (job, attempt)
+            return future
+
+        pending = {}
+        queue = as_completed([submit(job, 1) for job in jobs])
+        for future in queue:
+            job, attempt = pending.pop(future.key)
+            try:
+                result = future.result()
+            except Exception as error:  # noqa: BLE001 - a dead worker or a lost task
+                if attempt == 1:
+                    queue.add(submit(job, 2))
+                    continue
+                result = crashed_result(job, f"worker died or failed twice: {type(error).__name__}: {error}")
+            result["attempts"] = attempt
+            future.release()
+            yield result
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def gradebook_table(db_url, assignment, students):
+    """{student: {"auto", "auto_max", "manual_max"}}: autograded points (code cells) and written points."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    table = {}
+    with Gradebook(db_url) as gb:
+        for student in students:
+            row = {"auto": 0.0, "auto_max": 0.0, "manual_max": 0.0}
+            try:
+                submission = gb.find_submission(assignment, student)
+            except MissingEntry:
+                table[student] = row
+                continue
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    if grade.cell.cell_type == "code":
+                        row["auto"] += float(grade.auto_score or 0.0)
+                        row["auto_max"] += float(grade.max_score)
+                    else:
+                        row["manual_max"] += float(grade.max_score)
+            table[student] = row
+    return table
+
+
+def grade_assignment(root, assignment, students=None, jobs=None, scheduler=None, timeout=DEFAULT_SUBMISSION_TIMEOUT,
+                     nbgrader_args=(), progress=True, out=None):
+    """Autograde the submissions of ``assignment``: ``jobs`` at once here, or on a Dask cluster.
+
+    Args:
+        root (str): the course directory.
+        assignment (str): the assignment name (a folder of ``solutions/``).
+        students (list of str): only these students (default: every ``submitted/<s>/<assignment>``).
+        jobs (int): submissions graded at once on this machine (default: the number of cores).
+        scheduler: a Dask scheduler address (``tcp://host:8786``) or a ``dask.distributed.Client``;
+            when given, the jobs go to the cluster and ``jobs`` is ignored.
+        timeout (float): seconds one submission may take in all; past that it is FAILED (timeout).
+        nbgrader_args (sequence of str): extra options for each ``nbgrader autograde``.
+        progress (bool): show a tqdm bar (rate and ETA) on stderr.
+        out: where the summary table goes (default: sys.stdout).
+
+    Returns:
+        dict: ``results`` (one per student, sorted: student, status, reason, seconds, worker),
+        ``table`` (:func:`gradebook_table`), ``failed`` (how many FAILED) and ``wall`` (seconds).
+    """
+    from tqdm.auto import tqdm
+
+    out = sys.stdout if out is None else out
+    root = os.path.abspath(root)
+    if not os.path.isfile(os.path.join(root, "solutions", assignment, assignment + ".ipynb")):
+        raise ValueError(f"assignment: no solutions/{assignment}/{assignment}.ipynb in {root}")
+    if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"jobs: expected a positive number of submissions at once, got {jobs!r}")
+    available = submitted_students(root, assignment)
+    students = available if not students else list(students)
+    missing = [s for s in students if s not in available]
+    if missing:
+        raise ValueError(f"students: no submission of {assignment} by {missing}; submitted: {available}")
+    start = time.perf_counter()
+    put_nbgrader_on_path()
+    config = load_course_config(root)
+    db_url = course_db_url(root, config)
+    ensure_assignment(root, assignment, db_url)
+    gradebook = template_gradebook(root, assignment)
+    files = course_files(root, assignment)
+    job_list = [make_job(root, assignment, s, gradebook, files, timeout, nbgrader_args) for s in students]
+    submissions = {job["student"]: job["submission"] for job in job_list}
+
+    workers = jobs or os.cpu_count() or 1
+    where = f"Dask cluster {scheduler}" if scheduler is not None else f"{min(workers, max(len(job_list), 1))} at once"
+    stream = dask_results(job_list, scheduler) if scheduler is not None else local_results(job_list, workers)
+    results = []
+    bar = tqdm(total=len(job_list), desc=f"autograde {assignment} ({where})", unit="submission", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True)
+    with bar:
+        for result in stream:  # recorded one at a time, here, in the order they finish
+            result = record_result(root, db_url, result, submissions[result["student"]], config)
+            results.append({k: v for k, v in result.items() if k not in ("autograded", "log")}
+                           | {"log": result["log"] if result["status"] != OK else ""})
+            bar.set_postfix_str(f"{result['student']}: {result['status']}", refresh=False)
+            bar.update(1)
+    results.sort(key=lambda r: r["student"])
+    table = gradebook_table(db_url, assignment, students)
+    wall = time.perf_counter() - start
+    report = {"results": results, "table": table, "failed": sum(r["status"] != OK for r in results), "wall": wall}
+    print_report(report, assignment, out)
+    return report
+
+
+def print_report(report, assignment, out):
+    """The summary table: student, autograded score, maximum, status and why a submission FAILED."""
+    results, table = report["results"], report["table"]
+    width = max([len(r["student"]) for r in results] + [7])
+    lines = [f"{'student':<{width}}  {'score':>6}  {'max':>5}  {'written':>7}  {'seconds':>7}  status"]
+    for r in results:
+        row = table[r["student"]]
+        status = OK if r["status"] == OK else f"FAILED: {r['reason']} (counts 0; look at it by hand)"
+        lines.append(f"{r['student']:<{width}}  {row['auto']:6.1f}  {row['auto_max']:5.1f}  "
+                     f"{row['manual_max']:5g} pt  {r['seconds']:7.1f}  {status}")
+    n = len(results)
+    rate = 60.0 * n / report["wall"] if report["wall"] > 0 else float("nan")
+    lines.append(f"{assignment}: {n} submissions, {report['failed']} FAILED, wall time {report['wall']:.1f} s "
+                 f"({rate:.1f} submissions per minute); written answers are graded by hand in formgrader")
+    print("\n".join(lines), file=out, flush=True)
+
+
+def result_as_json(report):
+    """The report as JSON text (for a CI job or a script)."""
+    return json.dumps({k: v for k, v in report.items()}, default=str, indent=1)
