@@ -1,5 +1,6 @@
 """The course's three model families as ``torch.nn`` modules, plus ``count_parameters`` and ``summary``.
 
+- :class:`LeNet`: LeNet-5 as d2l builds it (28x28 Fashion-MNIST, padding 2), sigmoid or ReLU, optional batch norm.
 - :class:`SimpleCNN`: the 3-conv-layer network of the TensorFlow CNN tutorial (lecture notes, seed 001).
 - :class:`CatsDogsCNN`: the Dogs-vs-Cats network from Chollet's book (lecture notes, seed 003).
 - :class:`VGG`: Simonyan and Zisserman's VGG family, layer for layer as torchvision builds it,
@@ -22,6 +23,7 @@ from torch import nn
 from cnnlab.torch.padding import output_size
 
 __all__ = [
+    "LeNet",
     "SimpleCNN",
     "CatsDogsCNN",
     "VGG",
@@ -34,6 +36,9 @@ __all__ = [
     "count_parameters",
     "summary",
     "Summary",
+    "activation_count",
+    "activation_bytes",
+    "IN_PLACE_OR_VIEW",
 ]
 
 
@@ -73,6 +78,72 @@ def _check_images(model, x, in_channels, image_size=None):
             + (f", image_size={image_size}" if image_size is not None else "")
             + f") expects (N, {in_channels}, {size})"
         )
+
+
+class LeNet(nn.Sequential):
+    """LeNet-5 (LeCun et al. 1998) as d2l builds it: two 5x5 convolutions with average pooling, three dense layers.
+
+    Layers (``[bnK]`` only with ``batch_norm=True``; ``actK`` is named ``sigmoidK`` or ``reluK``)::
+
+        conv1 6 5x5 pad 2 -> [bn1] -> act1 -> pool1 avg 2x2 -> conv2 16 5x5 -> [bn2] -> act2 -> pool2 avg 2x2
+        -> flatten -> fc1 120 -> [bn3] -> act3 -> fc2 84 -> [bn4] -> act4 -> fc3 num_classes
+
+    Args:
+        num_classes: outputs of ``fc3`` (logits).
+        activation: ``"sigmoid"`` (the original LeNet and d2l's ``LeNet``, the default) or ``"relu"``.
+        batch_norm: insert ``BatchNorm2d`` after each convolution and ``BatchNorm1d`` after ``fc1`` and ``fc2``
+            (before the activation, as in d2l's ``BNLeNet``, but keeping the padding of 2 so that the two
+            networks differ only in the normalisation layers).
+        in_channels, image_size: the input, ``(N, in_channels, image_size, image_size)``.
+
+    Shape:
+        - input ``(N, in_channels, S, S)``, output ``(N, num_classes)``.
+        - spatial sizes: ``S -> S`` (conv1, padding 2) ``-> S1 = floor(S / 2) -> S1 - 4 -> S2 = floor((S1 - 4) / 2)``,
+          so ``fc1`` sees ``16 * S2 * S2`` features: 28 -> 28 -> 14 -> 10 -> 5, ``16 * 5 * 5 = 400``.
+        - parameters at 28x28, 10 classes: ``(25 + 1) 6 + (150 + 1) 16 + (400 + 1) 120 + (120 + 1) 84 + (84 + 1) 10
+          = 61,706``; batch norm adds a scale and a shift per channel, ``2 (6 + 16 + 120 + 84) = 452``.
+
+    Example:
+        >>> model = LeNet()
+        >>> model(torch.zeros(2, 1, 28, 28)).shape, count_parameters(model)
+        (torch.Size([2, 10]), 61706)
+        >>> count_parameters(LeNet(activation="relu", batch_norm=True))
+        62158
+    """
+
+    ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU}
+
+    def __init__(self, num_classes=10, activation="sigmoid", batch_norm=False, in_channels=1, image_size=28):
+        _check_positive_int(num_classes, "num_classes")
+        _check_positive_int(in_channels, "in_channels")
+        _check_positive_int(image_size, "image_size")
+        if activation not in self.ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(self.ACTIVATIONS)}, got {activation!r}")
+        if not isinstance(batch_norm, bool):
+            raise TypeError(f"batch_norm must be a bool, got {type(batch_norm).__name__} {batch_norm!r}")
+        size = _size_after(image_size, [(5, 1, 2), (2, 2, 0), (5, 1, 0), (2, 2, 0)], "LeNet")
+        act = self.ACTIVATIONS[activation]
+
+        def block(index, layer, norm):
+            # normalise the layer's output before the nonlinearity (Ioffe and Szegedy's placement)
+            return [(layer[0], layer[1])] + ([(f"bn{index}", norm)] if batch_norm else []) + [(f"{activation}{index}", act())]
+
+        layers = block(1, ("conv1", nn.Conv2d(in_channels, 6, 5, padding=2)), nn.BatchNorm2d(6))
+        layers += [("pool1", nn.AvgPool2d(2, stride=2))]
+        layers += block(2, ("conv2", nn.Conv2d(6, 16, 5)), nn.BatchNorm2d(16))
+        layers += [("pool2", nn.AvgPool2d(2, stride=2)), ("flatten", nn.Flatten())]
+        layers += block(3, ("fc1", nn.Linear(16 * size * size, 120)), nn.BatchNorm1d(120))
+        layers += block(4, ("fc2", nn.Linear(120, 84)), nn.BatchNorm1d(84))
+        layers += [("fc3", nn.Linear(84, num_classes))]
+        super().__init__(OrderedDict(layers))
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.in_channels = in_channels
+        self.image_size = image_size
+
+    def forward(self, x):
+        _check_images(self, x, self.in_channels, self.image_size)
+        return super().forward(x)
 
 
 class SimpleCNN(nn.Sequential):
@@ -540,3 +611,68 @@ def summary(model, input_shape, device=None):
         count_parameters(model),
         count_parameters(model, trainable_only=True),
     )
+
+
+# Layers whose output need not be a new tensor: an activation applied in place (CS231n's accounting, and
+# ``nn.ReLU(inplace=True)``), dropout (in place, or the identity at test time) and a reshape (a view).
+IN_PLACE_OR_VIEW = ("ReLU", "Dropout", "Flatten")
+
+
+def activation_count(summary, skip=IN_PLACE_OR_VIEW, include_input=True):
+    """Number of activation values one sample creates in a forward pass, from :func:`summary`'s rows.
+
+    Every row's output counts (the product of its output shape without the batch dimension) unless its
+    layer type is in ``skip``; ``include_input`` adds the input image itself, as CS231n's VGG-16 table does.
+
+    Args:
+        summary: a :class:`Summary` (``summary(model, input_shape)``).
+        skip: layer type names (``row["type"]``) whose outputs are not counted. The default,
+            :data:`IN_PLACE_OR_VIEW`, leaves out ReLU, dropout and flatten; ``()`` counts every row.
+        include_input: count the ``prod(input_shape)`` input values too.
+
+    Shape:
+        ``sum(prod(row["output_shape"][1:]) for counted rows) (+ prod(summary.input_shape))``.
+
+    Example:
+        >>> s = summary(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten()), (1, 5, 5))
+        >>> activation_count(s), activation_count(s, skip=()), activation_count(s, include_input=False)
+        (43, 79, 18)
+    """
+    if not isinstance(summary, Summary):
+        raise TypeError(f"summary must be a cnnlab.models.Summary (from summary(model, input_shape)), "
+                        f"got {type(summary).__name__}")
+    if isinstance(skip, str) or not all(isinstance(name, str) for name in skip):
+        raise TypeError(f"skip must be a tuple of layer type names such as ('ReLU',), got {skip!r}")
+
+    def values(shape):
+        if not isinstance(shape, tuple):  # a layer returning several tensors (a list of shapes): count each
+            return sum(values(item) for item in shape) if isinstance(shape, list) else 0
+        total = 1
+        for d in shape[1:]:
+            total *= d
+        return total
+
+    total = values((None,) + tuple(summary.input_shape)) if include_input else 0
+    return total + sum(values(row["output_shape"]) for row in summary.rows if row["type"] not in skip)
+
+
+def activation_bytes(summary, bytes_per_value=4, skip=IN_PLACE_OR_VIEW, include_input=True):
+    """Bytes of activations one sample's forward pass creates: ``activation_count(...) * bytes_per_value``.
+
+    Args:
+        summary: a :class:`Summary`.
+        bytes_per_value: 4 for float32 (the default), 2 for float16/bfloat16, 8 for float64.
+        skip, include_input: as in :func:`activation_count`.
+
+    Shape:
+        an int, bytes per sample; a batch of ``N`` needs ``N`` times as much, and training roughly twice
+        that again (a gradient of the same size for each activation in the backward pass).
+
+    Example:
+        >>> s = summary(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten()), (1, 5, 5))
+        >>> activation_bytes(s), activation_bytes(s, bytes_per_value=2)
+        (172, 86)
+    """
+    if isinstance(bytes_per_value, bool) or not isinstance(bytes_per_value, int) or bytes_per_value < 1:
+        raise ValueError(f"bytes_per_value must be a positive int (4 for float32), got {bytes_per_value!r}")
+    return activation_count(summary, skip=skip, include_input=include_input) * bytes_per_value

@@ -12,6 +12,9 @@ from torch import nn
 import cnnlab
 from cnnlab.models import (
     VGG,
+    LeNet,
+    activation_bytes,
+    activation_count,
     VGG_CONFIGS,
     CatsDogsCNN,
     SimpleCNN,
@@ -235,3 +238,79 @@ def test_bad_input_raises_with_argument_name(call, error, fragment):
     with pytest.raises(error) as info:
         call()
     assert fragment in str(info.value)
+
+
+# ---------------------------------------------------------------- LeNet
+
+
+def test_lenet_has_the_hand_counted_61706_parameters():
+    # d2l's LeNet-5 on 28x28: conv 5x5 pad 2 keeps 28, pools halve, conv 5x5 valid: 28 -> 14 -> 10 -> 5
+    expected = conv_params(1, 6, 5) + conv_params(6, 16, 5) + dense_params(16 * 5 * 5, 120) + dense_params(120, 84) + dense_params(84, 10)
+    assert expected == 156 + 2_416 + 48_120 + 10_164 + 850 == 61_706
+    for activation in ("sigmoid", "relu"):
+        assert count_parameters(LeNet(activation=activation)) == expected
+    # batch norm adds a scale and a shift per normalised channel/feature; running stats are buffers
+    bn = LeNet(batch_norm=True)
+    assert count_parameters(bn) == expected + 2 * (6 + 16 + 120 + 84) == 62_158
+    assert sum(b.numel() for b in bn.buffers() if b.dtype.is_floating_point) == 2 * (6 + 16 + 120 + 84)
+
+
+def test_lenet_layers_shapes_and_names():
+    model = LeNet(batch_norm=True).to(DEVICE)
+    names = [name for name, _ in model.named_children()]
+    assert names == ["conv1", "bn1", "sigmoid1", "pool1", "conv2", "bn2", "sigmoid2", "pool2", "flatten",
+                     "fc1", "bn3", "sigmoid3", "fc2", "bn4", "sigmoid4", "fc3"]
+    assert isinstance(model.bn3, nn.BatchNorm1d) and isinstance(model.pool1, nn.AvgPool2d)
+    rows = summary(model, (1, 28, 28)).rows
+    shapes = {row["name"]: row["output_shape"] for row in rows}
+    assert shapes["conv1"] == (None, 6, 28, 28) and shapes["pool1"] == (None, 6, 14, 14)
+    assert shapes["conv2"] == (None, 16, 10, 10) and shapes["pool2"] == (None, 16, 5, 5)
+    assert shapes["fc3"] == (None, 10)
+    relu = LeNet(activation="relu", num_classes=3)
+    assert isinstance(relu.relu1, nn.ReLU) and relu(torch.zeros(2, 1, 28, 28)).shape == (2, 3)
+    # other sizes follow the formula: 32 -> 32 -> 16 -> 12 -> 6
+    assert LeNet(image_size=32, in_channels=3).fc1.in_features == 16 * 6 * 6
+
+
+def test_lenet_bad_arguments():
+    with pytest.raises(ValueError, match="activation must be one of"):
+        LeNet(activation="tanh")
+    with pytest.raises(TypeError, match="batch_norm must be a bool"):
+        LeNet(batch_norm=1)
+    with pytest.raises(ValueError, match="image_size=8 is too small for LeNet"):
+        LeNet(image_size=8)
+    with pytest.raises(ValueError, match=r"x has shape \(2, 1, 32, 32\) but LeNet\(in_channels=1, image_size=28\)"):
+        LeNet()(torch.zeros(2, 1, 32, 32))
+
+
+# ---------------------------------------------------------------- activation memory
+
+
+def test_activation_count_and_bytes_by_hand():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
+    s = summary(model, (3, 8, 8))
+    image, conv, relu, pool, flat, fc = 3 * 8 * 8, 8 * 8 * 8, 8 * 8 * 8, 8 * 4 * 4, 8 * 4 * 4, 10
+    assert activation_count(s) == image + conv + pool + fc  # ReLU in place, Flatten a view
+    assert activation_count(s, skip=()) == image + conv + relu + pool + flat + fc
+    assert activation_count(s, include_input=False) == conv + pool + fc
+    assert activation_bytes(s) == 4 * (image + conv + pool + fc)
+    assert activation_bytes(s, bytes_per_value=2, skip=(), include_input=False) == 2 * (conv + relu + pool + flat + fc)
+    with pytest.raises(TypeError, match="summary must be a cnnlab.models.Summary"):
+        activation_count(model)
+    with pytest.raises(TypeError, match="skip must be a tuple"):
+        activation_count(s, skip="ReLU")
+    with pytest.raises(ValueError, match="bytes_per_value must be a positive int"):
+        activation_bytes(s, bytes_per_value=0)
+
+
+def test_vgg16_activations_sum_cs231ns_rows():
+    """CS231n's VGG-16 table (input, every conv, every pool, the three dense layers) sums to 15.2M values."""
+    with torch.device("meta"):
+        model = vgg16()
+    s = summary(model, (3, 224, 224))
+    conv = 2 * 224 * 224 * 64 + 2 * 112 * 112 * 128 + 3 * 56 * 56 * 256 + 3 * 28 * 28 * 512 + 3 * 14 * 14 * 512
+    pool = 112 * 112 * 64 + 56 * 56 * 128 + 28 * 28 * 256 + 14 * 14 * 512 + 7 * 7 * 512
+    rows = 224 * 224 * 3 + conv + pool + 4096 + 4096 + 1000
+    assert rows == 15_237_608
+    assert activation_count(s, skip=("ReLU", "Dropout", "Flatten", "AdaptiveAvgPool2d")) == rows
+    assert activation_bytes(s, skip=("ReLU", "Dropout", "Flatten", "AdaptiveAvgPool2d")) == 4 * rows
