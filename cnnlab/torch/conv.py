@@ -73,6 +73,7 @@ def dilate2d(a, dilation):
     :func:`cnnlab.reference.dilate2d`.
 
     Example:
+        >>> import torch
         >>> dilate2d(torch.ones(1, 1, 2, 2), 2).shape
         torch.Size([1, 1, 3, 3])
     """
@@ -101,6 +102,7 @@ def conv2d_dilated(x, w, b=None, stride=1, padding=0, dilation=1):
     :func:`cnnlab.reference.conv2d_dilated`.
 
     Example:
+        >>> import torch
         >>> conv2d_dilated(torch.ones(1, 1, 7, 7), torch.ones(1, 1, 3, 3), dilation=2).shape
         torch.Size([1, 1, 3, 3])
     """
@@ -142,6 +144,7 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0):
     Equals ``torch.nn.functional.conv_transpose2d(x, w, b, stride, padding, output_padding)``.
 
     Example:
+        >>> import torch
         >>> conv_transpose2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 3, 3), stride=2).shape
         torch.Size([1, 1, 7, 7])
     """
