@@ -42,10 +42,31 @@ def cell_timeout(cell):
     return CELL_TIMEOUT
 
 
-c.Execute.timeout = CELL_TIMEOUT
-c.Execute.timeout_func = cell_timeout
-c.Execute.interrupt_on_timeout = True  # interrupt and go on (nbgrader's default, stated here on purpose)
-c.Execute.startup_timeout = 60
+# Student code runs only in a sandbox; the score comes from a trusted process (cnnlab.grading).
+# SandboxedExecute replaces nbgrader's Execute step: the kernel runs inside bubblewrap (no view of
+# this directory, no network, limits below), and the test cells' verdict is computed outside it
+# from the results the sandbox recorded. `CNNLAB_NO_SANDBOX=1` (grade.py --no-sandbox) turns the
+# jail off, with a warning on every run; `CNNLAB_SANDBOX_MEMORY` (default 4G) sets the memory limit.
+import sys  # noqa: E402
+
+sys.path.insert(0, c.CourseDirectory.root)  # the course's own cnnlab, also for `nbgrader` run from elsewhere
+from cnnlab.grading.nbgrader_glue import SandboxedExecute  # noqa: E402
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,  # noqa: E402
+                                    SaveAutoGrades)
+
+c.Autograde.autograde_preprocessors = [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+c.SandboxedExecute.memory_limit = os.environ.get("CNNLAB_SANDBOX_MEMORY", "4G")
+c.SandboxedExecute.cpu_limit = 1800  # CPU seconds per submission (all threads of the kernel)
+c.SandboxedExecute.submission_timeout = 1800  # wall seconds per submission
+c.SandboxedExecute.torch_assignments = ["07_*", "08_*"]  # the others are NumPy only: torch, scipy, ... absent
+for section in (c.Execute, c.SandboxedExecute):
+    section.timeout = CELL_TIMEOUT
+    section.timeout_func = cell_timeout
+    section.interrupt_on_timeout = True  # interrupt and go on (nbgrader's default, stated here on purpose)
+    section.startup_timeout = 60
+
 c.ExecutePreprocessor.timeout = CELL_TIMEOUT  # plain `jupyter nbconvert --execute` of an exercise
 c.ExecutePreprocessor.timeout_func = cell_timeout
 

@@ -344,6 +344,6 @@ def test_checks_return_nothing_because_nbgrader_reads_numbers_as_partial_credit(
         grading.assert_matches(image, image, "image"),
         grading.check_random_augmentation(lambda r: image.copy(), [image], "identity", calls=3),
         grading.check_losses([2.0, 1.0], epochs=2),
-        grading.check_cpu_budget(1.0, budget=2),
+        grading.check_cpu_budget(2, cpu_seconds=1.0),
     ]
     assert results == [None] * len(results)

@@ -1,29 +1,11 @@
-"""Helpers for the autograded exercises: compare with the answer key, explain failures, catch shortcuts.
+"""The grading functions in a learner's own kernel: today's checks, messages and warnings.
 
-Every test cell of an assignment (``exercises/<name>/<name>.ipynb``) is one or two lines::
-
-    grading.check(conv2d, "cnnlab.reference.conv2d", grading.conv_cases(seed=1))
-
-``check`` does three things, in this order:
-
-1. **Static check** (``find_forbidden``): the student's function, the notebook functions and classes
-   it uses, its default arguments and closures must not refer to a forbidden module
-   (``cnnlab.reference``, ``torch``, ... ; which ones depends on the exercise). A reference found
-   raises ``CheatingError`` before anything runs.
-2. **Expected values**: computed from the answer key (``cnnlab.reference`` and friends) *outside*
-   any tripwire, on a copy of the inputs.
-3. **Student call under tripwires** (``tripwires``): while the student's function runs, the functions
-   of the forbidden ``cnnlab`` modules raise ``CheatingError`` when called (their code objects are
-   swapped, so aliases are caught too), key torch entry points (``torch.from_numpy``,
-   ``torch.nn.functional.conv2d``, ...) are replaced, and importing a forbidden module fails.
-   A time limit (SIGALRM) turns an endless loop into a ``TimeLimitError`` after a few seconds.
-
-Mismatches raise ``MismatchError`` (an ``AssertionError``) whose message names the case, the shape,
-the dtype, the first wrong index and the largest error, e.g.::
-
-    MismatchError: conv2d(x=float64 (2, 3, 7, 5), w=float64 (4, 3, 3, 3), stride=2):
-    12 of 96 values differ (rtol=1e-05, atol=1e-08). First wrong value at index (0, 1, 0, 2):
-    got 0.1234, expected 0.5678. Largest error 1.2 at index (1, 3, 2, 0).
+While a student works in JupyterLab, ``from cnnlab import grading`` gives these functions: they
+compute the expected values with the answer key, call the student's function and explain any
+mismatch (case, shape, first wrong index, largest error). A function that calls the answer key or
+a forbidden library hears it at once (``CheatingError``): a static look at the function's code
+and tripwires while it runs. No score depends on any of this: the recorded score comes from the
+sandbox (``record``) and the trusted checker (``trusted``), see ``nbgrader_glue``.
 """
 
 import builtins
@@ -35,55 +17,16 @@ import importlib
 import signal
 import sys
 import threading
+import time
 import types
 import warnings
 
 import numpy as np
 
-__all__ = [
-    # errors
-    "CheatingError",
-    "MismatchError",
-    "TimeLimitError",
-    # comparing and checking
-    "assert_matches",
-    "check",
-    "expect_error",
-    "check_dropout",
-    "check_random_augmentation",
-    "check_cnn",
-    "check_model",
-    "check_losses",
-    "check_accuracy",
-    "check_cpu_budget",
-    "accuracy_of",
-    "count_params",
-    # cheat detection
-    "NUMPY_FORBIDDEN",
-    "TORCH_FORBIDDEN",
-    "find_forbidden",
-    "tripwires",
-    "call_student",
-    "forbid",
-    "time_limit",
-    # test cases and answer keys
-    "describe",
-    "random_array",
-    "corr2d_cases",
-    "conv_cases",
-    "pool_cases",
-    "pad_cases",
-    "image_cases",
-    "gradient_cases",
-    "shift_cases",
-    "answers",
-    "reference_vgg_features",
-    "fashion_mnist_tensors",
-]
-
-# What a NumPy exercise may not use: everything of the course package (the answer key lives there)
-# and the libraries that would do the work in one call.
-NUMPY_FORBIDDEN = ("cnnlab", "torch", "torchvision", "scipy", "skimage", "sklearn", "cv2", "PIL", "tensorflow", "jax")
+from . import keys
+from .cases import random_array
+from .compare import CheatingError, MismatchError, TimeLimitError, to_numpy, assert_matches, describe, describe_call
+from .static import NUMPY_FORBIDDEN, TORCH_FORBIDDEN
 
 # torch entry points replaced by tripwires while a NumPy exercise runs (module attributes; aliases
 # taken before the call are caught by the static check instead).
@@ -100,134 +43,6 @@ _TORCH_ENTRY_POINTS = {
 
 # Never swapped (the grader itself runs while tripwires are armed).
 _NEVER_PATCHED = ("cnnlab.grading",)
-
-
-class CheatingError(Exception):
-    """The student's function used a module that does the work the exercise asks for."""
-
-
-class MismatchError(AssertionError):
-    """The student's result differs from the answer key (the message says where and by how much)."""
-
-
-class TimeLimitError(Exception):
-    """The student's function ran longer than the exercise allows (an endless loop?)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Describing values and comparing them
-# ---------------------------------------------------------------------------------------------
-
-
-def _to_numpy(value):
-    """torch tensors -> NumPy (for comparison only); anything else unchanged."""
-    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
-        return value.detach().cpu().numpy()
-    return value
-
-
-def describe(value):
-    """Short description of an argument: arrays as 'dtype (shape)', the rest as repr."""
-    value = _to_numpy(value)
-    if isinstance(value, np.ndarray):
-        return f"{value.dtype} {tuple(value.shape)}"
-    if callable(value):
-        return getattr(value, "__name__", type(value).__name__)
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _describe_call(name, args, kwargs):
-    parts = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
-    return f"{name}({', '.join(parts)})"
-
-
-def _fmt(value):
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):.6g}"
-    return repr(value.item() if isinstance(value, np.generic) else value)
-
-
-def assert_matches(actual, expected, name="result", rtol=1e-5, atol=1e-8, check_dtype=True):
-    """Raise ``MismatchError`` unless ``actual`` equals ``expected`` (arrays: within rtol/atol).
-
-    Handles arrays (NumPy or torch), Python/NumPy scalars, and tuples/lists of those (checked
-    element by element, e.g. ``(dx, dw, db)``). The message says what differs: the type, the
-    length, the shape, the dtype, how many values differ, the first wrong index and the
-    largest error with its index.
-    """
-    actual = _to_numpy(actual)
-    expected = _to_numpy(expected)
-    if actual is None and expected is not None:
-        raise MismatchError(f"{name}: your function returned None (did you forget `return`?)")
-    if isinstance(expected, (tuple, list)):
-        if not isinstance(actual, (tuple, list)):
-            raise MismatchError(f"{name}: expected a tuple of {len(expected)} values, got {type(actual).__name__}")
-        if len(actual) != len(expected):
-            raise MismatchError(f"{name}: expected {len(expected)} values, got {len(actual)}")
-        for i, (a, e) in enumerate(zip(actual, expected)):
-            assert_matches(a, e, f"{name}[{i}]", rtol=rtol, atol=atol, check_dtype=check_dtype)
-        return
-    if not isinstance(expected, np.ndarray):
-        _assert_scalar(actual, expected, name, rtol, atol)
-        return
-    if not isinstance(actual, np.ndarray):
-        raise MismatchError(
-            f"{name}: expected a NumPy array of shape {expected.shape}, got {type(actual).__name__}"
-            + (" (use np.asarray / np.array)" if isinstance(actual, (list, tuple)) else "")
-        )
-    if actual.shape != expected.shape:
-        raise MismatchError(f"{name}: wrong shape: got {actual.shape}, expected {expected.shape}")
-    if check_dtype and actual.dtype != expected.dtype:
-        raise MismatchError(
-            f"{name}: wrong dtype: got {actual.dtype}, expected {expected.dtype} "
-            f"(keep the input's dtype, e.g. np.zeros(shape, dtype=x.dtype))"
-        )
-    if expected.size == 0:
-        return
-    if expected.dtype.kind in "biu" and actual.dtype.kind in "biu":
-        wrong = actual != expected
-    else:
-        a64 = actual.astype(np.float64)
-        e64 = expected.astype(np.float64)
-        wrong = ~np.isclose(a64, e64, rtol=rtol, atol=atol, equal_nan=True)
-    if not wrong.any():
-        return
-    first = tuple(int(i) for i in np.argwhere(wrong)[0])
-    with np.errstate(invalid="ignore"):
-        error = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
-    error = np.where(np.isnan(error), np.inf, error)
-    worst = tuple(int(i) for i in np.unravel_index(np.argmax(error), error.shape))
-    raise MismatchError(
-        f"{name}: {int(wrong.sum())} of {wrong.size} values differ (rtol={rtol:g}, atol={atol:g}). "
-        f"First wrong value at index {first}: got {_fmt(actual[first])}, expected {_fmt(expected[first])}. "
-        f"Largest error {_fmt(error[worst])} at index {worst}."
-    )
-
-
-def _assert_scalar(actual, expected, name, rtol, atol):
-    if isinstance(expected, (bool, np.bool_)) or isinstance(expected, str) or expected is None:
-        if actual != expected:
-            raise MismatchError(f"{name}: got {actual!r}, expected {expected!r}")
-        return
-    if isinstance(expected, (int, np.integer)):
-        if isinstance(actual, np.ndarray) and actual.ndim == 0:
-            actual = actual.item()
-        if not isinstance(actual, (int, np.integer)) or isinstance(actual, bool):
-            raise MismatchError(f"{name}: expected an int, got {type(actual).__name__} {actual!r}")
-        if int(actual) != int(expected):
-            raise MismatchError(f"{name}: got {int(actual)}, expected {int(expected)}")
-        return
-    if isinstance(expected, (float, np.floating)):
-        try:
-            value = float(actual)
-        except (TypeError, ValueError):
-            raise MismatchError(f"{name}: expected a number, got {type(actual).__name__}") from None
-        if not np.isclose(value, float(expected), rtol=rtol, atol=atol, equal_nan=True):
-            raise MismatchError(f"{name}: got {value:.6g}, expected {float(expected):.6g} (error {abs(value - expected):.3g})")
-        return
-    if actual != expected:
-        raise MismatchError(f"{name}: got {actual!r}, expected {expected!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -518,16 +333,6 @@ def call_student(func, *args, forbidden=NUMPY_FORBIDDEN, seconds=10, name=None, 
         return func(*args, **kwargs)
 
 
-def forbid(func, modules=NUMPY_FORBIDDEN, seconds=10):
-    """Wrap ``func`` so that every call is checked (static check, tripwires, time limit) first."""
-
-    @functools.wraps(func)
-    def guarded(*args, **kwargs):
-        return call_student(func, *args, forbidden=modules, seconds=seconds, **kwargs)
-
-    return guarded
-
-
 # ---------------------------------------------------------------------------------------------
 # The one-line test: compare the student's function with the answer key on many cases
 # ---------------------------------------------------------------------------------------------
@@ -566,7 +371,7 @@ def check(student, reference, cases, name=None, rtol=1e-5, atol=1e-8, check_dtyp
     cases = [_as_case(c) for c in cases]
     for args, kwargs in cases:
         expected = reference(*copy.deepcopy(args), **copy.deepcopy(kwargs))
-        label = _describe_call(name, args, kwargs)
+        label = describe_call(name, args, kwargs)
         with time_limit(seconds, label), tripwires(forbidden):
             actual = student(*copy.deepcopy(args), **copy.deepcopy(kwargs))
         assert_matches(actual, expected, label, rtol=rtol, atol=atol, check_dtype=check_dtype)
@@ -579,7 +384,7 @@ def expect_error(student, args, kwargs=None, errors=(ValueError, TypeError), nam
     """Check that ``student(*args, **kwargs)`` raises one of ``errors`` (bad input)."""
     kwargs = kwargs or {}
     name = name or getattr(student, "__name__", "your function")
-    label = _describe_call(name, args, kwargs)
+    label = describe_call(name, args, kwargs)
     try:
         call_student(student, *args, forbidden=forbidden, seconds=seconds, name=name, **kwargs)
     except errors:
@@ -591,226 +396,6 @@ def expect_error(student, args, kwargs=None, errors=(ValueError, TypeError), nam
             f"{label} should raise {' or '.join(e.__name__ for e in errors)}, but raised {type(exc).__name__}: {exc}"
         ) from None
     raise MismatchError(f"{label} should raise {' or '.join(e.__name__ for e in errors)}, but returned normally")
-
-
-# ---------------------------------------------------------------------------------------------
-# Random test cases (seeded: a failing case can be reproduced)
-# ---------------------------------------------------------------------------------------------
-
-
-def random_array(rng, shape, dtype=np.float64):
-    """Standard-normal values of ``dtype`` (integers: 0..255)."""
-    if np.dtype(dtype).kind in "iu":
-        return rng.integers(0, 256, size=shape).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
-
-
-def corr2d_cases(seed=0, n=4, square=True, dtype=np.float64):
-    """(x, k) pairs: 2-D input and kernel, kernel no larger than the input."""
-    rng = np.random.default_rng(seed)
-    cases = []
-    for _ in range(n):
-        h = int(rng.integers(3, 9))
-        w = h if square else int(rng.integers(3, 9))
-        kh = int(rng.integers(1, h + 1))
-        kw = kh if square else int(rng.integers(1, w + 1))
-        if square:
-            kh = kw = min(kh, w)
-        cases.append((random_array(rng, (h, w), dtype), random_array(rng, (kh, kw), dtype)))
-    return cases
-
-
-def conv_cases(seed=0, n=4, stride=(1,), padding=(0,), bias=(True, False), square=True, dtype=np.float64,
-               backward=False, max_size=9):
-    """Random conv2d cases: dicts with x (N,C,H,W), w (F,C,KH,KW), b, stride, padding.
-
-    stride/padding: tuples of values to draw from (a padding value may be "same" or "valid").
-    backward=True gives dout, x, w, stride, padding for conv2d_backward instead.
-    Sizes are small so that a loop-based solution stays fast.
-    """
-    rng = np.random.default_rng(seed)
-    cases = []
-    for i in range(n):
-        s = stride[i % len(stride)]
-        p = padding[i % len(padding)]
-        N, C, F = (int(v) for v in rng.integers(1, 4, size=3))
-        kh = int(rng.integers(1, 4))
-        kw = kh if square else int(rng.integers(1, 5))
-        if p == "same":
-            s = 1
-        h = int(rng.integers(max(kh, 3), max_size))
-        w = h if square else int(rng.integers(max(kw, 3), max_size))
-        x = random_array(rng, (N, C, h, w), dtype)
-        wt = random_array(rng, (F, C, kh, kw), dtype)
-        b = random_array(rng, (F,), dtype) if bias[i % len(bias)] else None
-        if backward:
-            from cnnlab.reference import conv2d as reference_conv2d  # only for the output shape
-
-            out_shape = reference_conv2d(x, wt, None, stride=s, padding=p).shape
-            cases.append({"dout": random_array(rng, out_shape, dtype), "x": x, "w": wt, "stride": s, "padding": p})
-        else:
-            case = {"x": x, "w": wt, "b": b}
-            if not (s == 1 and p == 0):
-                case.update(stride=s, padding=p)
-            cases.append(case)
-    return cases
-
-
-def pool_cases(seed=0, n=4, kernel_size=(2,), stride=(None,), padding=(0,), square=True, dtype=np.float64,
-               backward=False, ties=False):
-    """Random pooling cases: dicts with x (and dout for backward), kernel_size, stride, padding.
-
-    ties=True draws small integers so that windows contain equal values (the gradient of max/min
-    pooling must go to the FIRST extreme value in each window, like PyTorch).
-    """
-    rng = np.random.default_rng(seed)
-    cases = []
-    for i in range(n):
-        k = kernel_size[i % len(kernel_size)]
-        s = stride[i % len(stride)]
-        p = padding[i % len(padding)]
-        kh, kw = (k, k) if isinstance(k, int) else k
-        N, C = (int(v) for v in rng.integers(1, 4, size=2))
-        h = int(rng.integers(kh + 1, kh + 7))
-        w = h if square else int(rng.integers(kw + 1, kw + 7))
-        if ties:
-            x = rng.integers(0, 3, size=(N, C, h, w)).astype(dtype)
-        else:
-            x = random_array(rng, (N, C, h, w), dtype)
-        case = {"x": x, "kernel_size": k, "stride": s, "padding": p}
-        if backward:
-            from cnnlab.reference import max_pool2d as reference_max_pool2d  # only for the output shape
-
-            out_shape = reference_max_pool2d(x, k, s, p).shape
-            case = {"dout": random_array(rng, out_shape, dtype), **case}
-        cases.append(case)
-    return cases
-
-
-def pad_cases(seed=0, n=4, padding=(1,), mode=("zeros",), square=True, dtype=np.float64):
-    """Random pad2d cases: dicts with x (N,C,H,W), padding, mode."""
-    rng = np.random.default_rng(seed)
-    cases = []
-    for i in range(n):
-        N, C = (int(v) for v in rng.integers(1, 4, size=2))
-        h = int(rng.integers(2, 7))
-        w = h if square else int(rng.integers(2, 7))
-        cases.append({"x": random_array(rng, (N, C, h, w), dtype), "padding": padding[i % len(padding)],
-                      "mode": mode[i % len(mode)]})
-    return cases
-
-
-def image_cases(seed=0, n=4, layout="NHWC", dtype=np.uint8, channels=(3,), square=True):
-    """Random image batches: layout "NHWC", "NCHW", "NHW" (grayscale) or "HWC" (one image)."""
-    rng = np.random.default_rng(seed)
-    cases = []
-    for i in range(n):
-        c = channels[i % len(channels)]
-        N = int(rng.integers(1, 5))
-        h = int(rng.integers(2, 9))
-        w = h if square else int(rng.integers(2, 9))
-        shape = {"NHWC": (N, h, w, c), "NCHW": (N, c, h, w), "NHW": (N, h, w), "HWC": (h, w, c)}[layout]
-        images = random_array(rng, shape, dtype)
-        if np.dtype(dtype).kind == "f":
-            images = rng.random(shape).astype(dtype)  # images in [0, 1]
-        cases.append((images,))
-    return cases
-
-
-def gradient_cases(seed=0, n=3, dtype=np.float64):
-    """numerical_gradient cases: smooth functions (array-valued with dout, or scalar without)."""
-    rng = np.random.default_rng(seed)
-    cases = []
-    for i in range(n):
-        shape = tuple(int(v) for v in rng.integers(1, 4, size=int(rng.integers(1, 4))))
-        x = random_array(rng, shape, dtype)
-        weights = random_array(rng, shape, dtype)
-        if i % 2 == 0:
-            cases.append({"f": functools.partial(_smooth_array_function, weights=weights), "x": x,
-                          "dout": random_array(rng, shape, dtype)})
-        else:
-            cases.append({"f": functools.partial(_smooth_scalar_function, weights=weights), "x": x})
-    return cases
-
-
-def _smooth_array_function(x, weights):
-    return np.tanh(x) * weights + x**2
-
-
-def _smooth_scalar_function(x, weights):
-    return float(np.sum(np.sin(x) * weights))
-
-
-class answers:
-    """Answer keys for exercise functions that have no counterpart in the package."""
-
-    @staticmethod
-    def image_layout(images, layout="NHWC"):
-        """(N, C, H, W) of a 4-D batch stored as NHWC or NCHW."""
-        images = np.asarray(images)
-        if images.ndim != 4:
-            raise ValueError(f"images must be a 4-D batch, got shape {images.shape}")
-        if layout == "NHWC":
-            n, h, w, c = images.shape
-        elif layout == "NCHW":
-            n, c, h, w = images.shape
-        else:
-            raise ValueError(f"layout must be 'NHWC' or 'NCHW', got {layout!r}")
-        return (n, c, h, w)
-
-    @staticmethod
-    def to_grayscale(images):
-        """Luma with ITU-R BT.601 weights: (..., 3) -> (...), dtype kept."""
-        weights = np.array([0.299, 0.587, 0.114], dtype=images.dtype)
-        return images @ weights
-
-    @staticmethod
-    def flip_image(img, horizontal=True):
-        return np.flip(img, axis=1 if horizontal else 0).copy()
-
-    @staticmethod
-    def shift_image(img, dy, dx):
-        """Move the content dy rows down and dx columns right; uncovered pixels are 0."""
-        out = np.zeros_like(img)
-        h, w = img.shape[:2]
-        if abs(dy) >= h or abs(dx) >= w:
-            return out
-        out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = img[
-            max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)
-        ]
-        return out
-
-    @staticmethod
-    def conv_params(in_channels, out_channels, kernel_size=3, bias=True):
-        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
-        return out_channels * in_channels * kh * kw + (out_channels if bias else 0)
-
-    @staticmethod
-    def feature_shapes(cfg, in_channels=3, image_size=224):
-        """(C, H, W) after each item of a VGG cfg (3x3 convs with padding 1, 2x2 max pools)."""
-        from cnnlab.reference import output_size
-
-        shapes, c, size = [], in_channels, image_size
-        for item in cfg:
-            if item == "M":
-                size = output_size(size, 2, 2)
-            else:
-                c = item
-            shapes.append((c, size, size))
-        return shapes
-
-
-def shift_cases(seed=0, n=4, channels=(None, 3), max_shift=3):
-    """shift_image cases: one image (H, W) or (H, W, C) and integer shifts, some negative."""
-    rng = np.random.default_rng(seed)
-    cases = []
-    for i in range(n):
-        c = channels[i % len(channels)]
-        h, w = (int(v) for v in rng.integers(3, 9, size=2))
-        shape = (h, w) if c is None else (h, w, c)
-        dy, dx = (int(v) for v in rng.integers(-max_shift, max_shift + 1, size=2))
-        cases.append((random_array(rng, shape), dy, dx))
-    return cases
 
 
 def check_dropout(dropout, p_values=(0.2, 0.5, 0.8), dtype=np.float64, shape=(200, 300), seed=0,
@@ -838,7 +423,7 @@ def check_dropout(dropout, p_values=(0.2, 0.5, 0.8), dtype=np.float64, shape=(20
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])
             raise MismatchError(f"{label}: mask values must be 0 or 1/(1-p) = {scale:.6g}; "
-                                f"mask{index} = {_fmt(mask[index])}")
+                                f"mask{index} = {float(mask[index]):.6g}")
         assert_matches(out, x * mask, f"{label}: out (should be x * mask)", rtol=1e-5, atol=1e-6)
         dropped = float(np.mean(mask == 0))
         if abs(dropped - p) > 0.02:
@@ -868,7 +453,7 @@ def check_random_augmentation(student, candidates, label, calls=200, seed=0, for
     counts = np.zeros(len(candidates), dtype=int)
     for _ in range(calls):
         out = call_student(student, rng, forbidden=forbidden, name=label)
-        out = _to_numpy(out)
+        out = to_numpy(out)
         if not isinstance(out, np.ndarray) or out.shape != candidates[0].shape:
             raise MismatchError(f"{label}: expected an array of shape {candidates[0].shape}, got {describe(out)}")
         hits = [i for i, c in enumerate(candidates) if np.array_equal(out, c)]
@@ -887,22 +472,10 @@ def check_random_augmentation(student, candidates, label, calls=200, seed=0, for
 # PyTorch exercises (07, 08): torch is allowed there, the course's models and training loop are not
 # ---------------------------------------------------------------------------------------------
 
-TORCH_FORBIDDEN = ("cnnlab.models", "cnnlab.train", "cnnlab.data", "cnnlab.augment", "cnnlab.numpy_net",
-                   "cnnlab.reference", "cnnlab.torch", "cnnlab.visualize", "cnnlab.experiments",
-                   "cnnlab.grading", "torchvision", "timm", "lightning", "pytorch_lightning", "skorch", "sklearn")
-
-
 def _torch():
     import torch as pytorch  # the real PyTorch (this module is not inside cnnlab.torch)
 
     return pytorch
-
-
-def count_params(model):
-    """Number of scalar parameters (``cnnlab.models.count_parameters``; called outside the tripwires)."""
-    from cnnlab.models import count_parameters
-
-    return count_parameters(model)
 
 
 def check_cnn(model, input_shape=(5, 1, 28, 28), num_classes=10, min_convs=2, max_params=1_000_000):
@@ -919,7 +492,7 @@ def check_cnn(model, input_shape=(5, 1, 28, 28), num_classes=10, min_convs=2, ma
         raise MismatchError(f"the model has {len(convs)} nn.Conv2d layers, at least {min_convs} are asked for")
     if not pools and not any(max(c.stride) > 1 for c in convs):
         raise MismatchError("the model never shrinks the feature maps: add nn.MaxPool2d (or a strided convolution)")
-    params = count_params(model)
+    params = keys.count_params(model)
     if params > max_params:
         raise MismatchError(f"the model has {params:,} parameters; keep it under {max_params:,}")
     model.eval()
@@ -930,18 +503,6 @@ def check_cnn(model, input_shape=(5, 1, 28, 28), num_classes=10, min_convs=2, ma
                             f"{(input_shape[0], num_classes)} (one logit per class)")
     print(f"architecture: {len(convs)} conv layers, {len(pools)} pooling layers, {params:,} parameters, "
           f"output {tuple(out.shape)}")
-
-
-def accuracy_of(model, images, labels, batch_size=500):
-    """The grader's accuracy: fraction of argmax(logits) == labels, in eval mode, no gradients."""
-    pytorch = _torch()
-    model.eval()
-    correct = 0
-    with pytorch.no_grad():
-        for start in range(0, len(images), batch_size):
-            logits = model(images[start : start + batch_size])
-            correct += int((logits.argmax(dim=1) == labels[start : start + batch_size]).sum())
-    return correct / len(images)
 
 
 def check_model(student, reference, cases, name=None, forbidden=TORCH_FORBIDDEN, seconds=60, input_size=None):
@@ -957,7 +518,7 @@ def check_model(student, reference, cases, name=None, forbidden=TORCH_FORBIDDEN,
     _static_check(student, forbidden, name)
     for case in cases:
         case = dict(case)
-        label = _describe_call(name, (), case)
+        label = describe_call(name, (), case)
         big = case.get("image_size", 0) >= 128
         with (pytorch.device("meta") if big else contextlib.nullcontext()):
             pytorch.manual_seed(0)
@@ -966,7 +527,7 @@ def check_model(student, reference, cases, name=None, forbidden=TORCH_FORBIDDEN,
                 model = student(**copy.deepcopy(case))
         if not isinstance(model, pytorch.nn.Module):
             raise MismatchError(f"{label}: should give a torch.nn.Module, got {type(model).__name__}")
-        got, want = count_params(model), count_params(expected_model)
+        got, want = keys.count_params(model), keys.count_params(expected_model)
         if got != want:
             raise MismatchError(f"{label}: {got:,} parameters, expected {want:,} (difference {got - want:+,})")
         if big:
@@ -983,29 +544,6 @@ def check_model(student, reference, cases, name=None, forbidden=TORCH_FORBIDDEN,
             raise MismatchError(f"{label}: input {tuple(x.shape)} gave output {tuple(out.shape)}, "
                                 f"expected {tuple(expected_out.shape)}")
     print(f"{name}: all {len(cases)} models have the right number of parameters and output shape")
-
-
-def reference_vgg_features(cfg, in_channels=3, batch_norm=False):
-    """The answer key for ``make_features``: the ``features`` part of ``cnnlab.models.VGG``."""
-    from cnnlab.models import VGG
-
-    pools = sum(1 for item in cfg if item == "M")
-    return VGG(cfg, num_classes=2, in_channels=in_channels, image_size=max(2**pools, 1), batch_norm=batch_norm,
-               hidden=2).features
-
-
-def fashion_mnist_tensors(train=3000, test=1000):
-    """Float32 (N, 1, 28, 28) tensors in [0, 1] and int64 labels: the first ``train`` training and
-    ``test`` test images of Fashion-MNIST (the grader's own conversion, independent of the student's)."""
-    pytorch = _torch()
-    from cnnlab.data import load_fashion_mnist
-
-    tensors = []
-    for split, limit in (("train", train), ("test", test)):
-        images, labels = load_fashion_mnist(split, limit=limit)
-        tensors.append(pytorch.from_numpy(images[:, None].astype(np.float32) / np.float32(255.0)))
-        tensors.append(pytorch.from_numpy(labels.astype(np.int64)))
-    return tuple(tensors)
 
 
 def check_losses(losses, epochs=None):
@@ -1029,15 +567,36 @@ def check_accuracy(model, images, labels, threshold):
 
     Returns nothing on purpose: nbgrader would read a number shown by a test cell as partial credit.
     """
-    acc = accuracy_of(model, images, labels)
+    acc = keys.accuracy_of(model, images, labels)
     if acc < threshold:
         raise MismatchError(f"held-out accuracy {acc:.1%} is below the required {threshold:.0%}")
     print(f"held-out accuracy {acc:.1%} (required: {threshold:.0%})")
 
 
-def check_cpu_budget(cpu_seconds, budget):
-    """Training must fit in ``budget`` seconds of CPU time (all threads of the process together)."""
+def fashion_mnist_tensors(train=3000, test=1000):
+    """The grader's Fashion-MNIST tensors (``keys.fashion_mnist_tensors``); starts the CPU clock of
+    ``check_cpu_budget``, as the grader's clock starts when it hands the data in."""
+    global _cpu_mark
+    _cpu_mark = time.process_time()
+    return keys.fashion_mnist_tensors(train=train, test=test)
+
+
+_cpu_mark = None
+
+
+def check_cpu_budget(budget, cpu_seconds=None):
+    """Training must fit in ``budget`` seconds of CPU time (all threads), counted from the moment
+    ``fashion_mnist_tensors`` handed the data in (the grader measures the same, from outside)."""
+    if cpu_seconds is None:
+        if _cpu_mark is None:
+            raise MismatchError("no CPU time measured: run the training cell (fashion_mnist_tensors) first")
+        cpu_seconds = time.process_time() - _cpu_mark
     if cpu_seconds > budget:
         raise MismatchError(f"training took {cpu_seconds:.1f} s of CPU time, the budget is {budget:g} s "
                             "(fewer epochs, a smaller model or bigger batches)")
     print(f"training took {cpu_seconds:.1f} s of CPU time (budget {budget:g} s)")
+
+
+def observe(value, label="value"):
+    """The value as the student's code left it (in the sandbox it is recorded; here it is itself)."""
+    return value

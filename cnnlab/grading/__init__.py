@@ -1,0 +1,49 @@
+"""What the autograder's test cells call: ``from cnnlab import grading``.
+
+Every test cell of an assignment is one or two lines such as::
+
+    grading.check(conv2d, "cnnlab.reference.conv2d", grading.conv_cases(seed=1))
+
+The same line means three things, depending on where it runs:
+
+- in a learner's kernel (JupyterLab): this package, :mod:`cnnlab.grading.learner`, compares with
+  the answer key at once and explains a mismatch (case, shape, first wrong index, largest error);
+  calling the answer key or a forbidden library gives ``CheatingError`` there and then;
+- in the grading sandbox: a generated package holding :mod:`cnnlab.grading.record` only, which
+  calls the student's function on the same seeded inputs and records the outputs as plain data;
+- on the trusted side: :mod:`cnnlab.grading.trusted` compares those records with the answer key.
+  Only this verdict is recorded in the gradebook.
+
+Modules, one job each:
+
+==================  =====================================================================
+``compare``         errors, descriptions, ``assert_matches`` (strict: exactly ``np.ndarray``)
+``cases``           seeded case generators (NumPy only, copied into the sandbox)
+``keys``            answer keys without a package counterpart, the grader's data
+``static``          shortcuts score zero: AST check of the submitted source
+``learner``         the in-kernel checks and warnings for learners
+``record``          the sandbox side: call, record, judge nothing
+``boundary``        plain data across the boundary: ``.npy`` without pickle, JSON
+``trusted``         the trusted checker
+``sandbox``         the bubblewrap jail of the kernel and its limits
+``nbgrader_glue``   ``SandboxedExecute`` for ``nbgrader autograde``; ``grade_notebook``
+==================  =====================================================================
+"""
+
+from .cases import (conv_cases, corr2d_cases, gradient_cases, image_cases, pad_cases, pool_cases,  # noqa: F401
+                    random_array, shift_cases)
+from .compare import CheatingError, MismatchError, TimeLimitError, assert_matches, describe  # noqa: F401
+from .keys import accuracy_of, answers, count_params, reference_vgg_features  # noqa: F401
+from .learner import (call_student, check, check_accuracy, check_cnn, check_cpu_budget, check_dropout,  # noqa: F401
+                      check_losses, check_model, check_random_augmentation, expect_error, fashion_mnist_tensors,
+                      find_forbidden, observe, time_limit, tripwires)
+from .static import NUMPY_FORBIDDEN, TORCH_FORBIDDEN  # noqa: F401
+
+__all__ = [
+    "CheatingError", "MismatchError", "TimeLimitError", "assert_matches", "describe",
+    "check", "expect_error", "call_student", "observe", "check_dropout", "check_random_augmentation",
+    "check_cnn", "check_model", "check_losses", "check_accuracy", "check_cpu_budget", "fashion_mnist_tensors",
+    "accuracy_of", "count_params", "find_forbidden", "tripwires", "time_limit", "NUMPY_FORBIDDEN", "TORCH_FORBIDDEN",
+    "describe", "random_array", "corr2d_cases", "conv_cases", "pool_cases", "pad_cases", "image_cases",
+    "gradient_cases", "shift_cases", "answers", "reference_vgg_features",
+]

@@ -1,0 +1,226 @@
+"""What crosses the sandbox boundary: plain data only (``.npy`` without pickle, and JSON).
+
+The sandbox side (``record``) *encodes* each result of a student call into ``<k>.json`` plus
+``<k>_<j>.npy`` files in the outbox. The trusted side *decodes* them strictly: ``np.load`` with
+``allow_pickle=False``, every array exactly ``np.ndarray`` with a numeric dtype, every other value
+a JSON scalar, list or dict. Anything else the student returned (an object with a lying
+``__eq__``, an ndarray subclass, a generator) arrives as a :class:`Foreign` marker that equals
+nothing. This module is copied into the sandbox; it imports NumPy only (torch lazily).
+"""
+
+import json
+import math
+import os
+
+import numpy as np
+
+__all__ = ["Foreign", "ModelSummary", "encode", "write_record", "read_records"]
+
+MAX_ITEMS = 100_000
+MAX_TEXT = 2_000
+
+
+class Foreign:
+    """A value that cannot cross the boundary as plain data; it equals nothing."""
+
+    def __init__(self, type_name, text=""):
+        self.type_name = str(type_name)[:200]
+        self.text = str(text)[:MAX_TEXT]
+
+    def __eq__(self, other):
+        return False
+
+    __hash__ = None
+
+    def __repr__(self):
+        return f"<{self.type_name}>"
+
+
+class ModelSummary:
+    """What the trusted side learns about a student's torch model: class name and parameter shapes."""
+
+    def __init__(self, type_name, param_shapes, layers):
+        self.type_name = str(type_name)[:200]
+        self.param_shapes = [tuple(int(d) for d in shape) for shape in param_shapes]
+        self.layers = [(str(name)[:200], [str(k)[:50] for k in kinds]) for name, kinds in layers]
+
+    def count_parameters(self):
+        return int(sum(math.prod(shape) for shape in self.param_shapes))
+
+    def __repr__(self):
+        return f"<{self.type_name} model, {self.count_parameters():,} parameters>"
+
+
+# Layer kinds a model summary reports (isinstance checks done inside the sandbox).
+LAYER_KINDS = ("Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Linear",
+               "BatchNorm2d", "Dropout", "ReLU", "Sequential")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sandbox side
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_torch(value, name):
+    return type(value).__module__.startswith("torch") and type(value).__name__ == name
+
+
+def encode(value, arrays, depth=0):
+    """JSON-able description of ``value``; arrays are appended to ``arrays`` (saved as .npy)."""
+    if depth > 20:
+        return {"t": "foreign", "type": "nesting too deep"}
+    if value is None:
+        return {"t": "none"}
+    if type(value) is bool:
+        return {"t": "bool", "v": value}
+    if type(value) is int:
+        return {"t": "int", "v": value} if abs(value) < 2**62 else {"t": "float", "v": float(value)}
+    if type(value) is float:
+        return {"t": "float", "v": value}
+    if type(value) is str:
+        return {"t": "str", "v": value[:MAX_TEXT]}
+    if isinstance(value, np.generic) and type(value).__module__ == "numpy" and value.dtype.kind in "biuf":
+        return {"t": "npscalar", "dtype": value.dtype.str, "v": value.item()}
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biufc":
+            return {"t": "foreign", "type": f"array of dtype {value.dtype}"}
+        arrays.append(np.array(value, copy=True).view(np.ndarray))
+        return {"t": "array", "i": len(arrays) - 1, "cls": type(value).__name__}
+    if _is_torch(value, "Tensor") or _is_torch(value, "Parameter"):
+        data = value.detach().cpu()
+        arrays.append(np.array(data.numpy(), copy=True))
+        return {"t": "tensor", "i": len(arrays) - 1, "dtype": str(value.dtype), "cls": type(value).__name__}
+    if type(value) in (tuple, list):
+        if len(value) > MAX_ITEMS:
+            return {"t": "foreign", "type": f"{type(value).__name__} of {len(value)} items"}
+        return {"t": type(value).__name__, "items": [encode(v, arrays, depth + 1) for v in value]}
+    if type(value) is dict and all(type(k) is str for k in value):
+        return {"t": "dict", "items": {k: encode(v, arrays, depth + 1) for k, v in value.items()}}
+    module_type = _torch_module_type()
+    if module_type is not None and isinstance(value, module_type):
+        return {"t": "model", **model_summary(value)}
+    return {"t": "foreign", "type": type(value).__name__}
+
+
+def _torch_module_type():
+    import sys
+
+    torch = sys.modules.get("torch")
+    return getattr(getattr(torch, "nn", None), "Module", None) if torch is not None else None
+
+
+def model_summary(model):
+    """{"type", "param_shapes", "layers"} of a torch model (computed in the sandbox)."""
+    import torch
+
+    layers = []
+    for module in model.modules():
+        kinds = [k for k in LAYER_KINDS if isinstance(module, getattr(torch.nn, k))]
+        layers.append((type(module).__name__, kinds))
+    return {"type": type(model).__name__, "param_shapes": [list(p.shape) for p in model.parameters()],
+            "layers": layers}
+
+
+def write_record(outbox, k, record, arrays):
+    """Write record ``k``: the .npy files first, then the JSON (renamed into place last)."""
+    for j, array in enumerate(arrays):
+        np.save(os.path.join(outbox, f"{k:06d}_{j}.npy"), array, allow_pickle=False)
+    tmp = os.path.join(outbox, f".{k:06d}.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(record, f)
+    os.replace(tmp, os.path.join(outbox, f"{k:06d}.json"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Trusted side
+# ---------------------------------------------------------------------------------------------
+
+
+def _load_array(folder, k, i):
+    path = os.path.join(folder, f"{k:06d}_{int(i)}.npy")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        return Foreign("unreadable array", error)
+    if type(array) is not np.ndarray or array.dtype.kind not in "biufc":
+        return Foreign(f"array of dtype {getattr(array, 'dtype', '?')}")
+    return array
+
+
+def decode(description, folder, k, depth=0):
+    """The plain value described by ``description`` (see :func:`encode`), loaded strictly."""
+    if not isinstance(description, dict) or depth > 20:
+        return Foreign("malformed record")
+    kind = description.get("t")
+    value = description.get("v")
+    if kind == "none":
+        return None
+    if kind == "bool" and type(value) is bool:
+        return value
+    if kind == "int" and type(value) is int:
+        return value
+    if kind == "float" and type(value) in (int, float):
+        return float(value)
+    if kind == "str" and type(value) is str:
+        return value
+    if kind == "npscalar" and type(value) in (bool, int, float):
+        try:
+            dtype = np.dtype(str(description.get("dtype")))
+        except TypeError:
+            return Foreign("numpy scalar of unknown dtype")
+        if dtype.kind not in "biuf":
+            return Foreign("numpy scalar")
+        return dtype.type(value)
+    if kind == "array":
+        array = _load_array(folder, k, description.get("i", -1))
+        if description.get("cls") != "ndarray" and not isinstance(array, Foreign):
+            return Foreign(str(description.get("cls")), "a subclass of np.ndarray")
+        return array
+    if kind == "tensor":
+        array = _load_array(folder, k, description.get("i", -1))
+        if isinstance(array, Foreign):
+            return array
+        try:
+            import torch
+        except ImportError:
+            return array
+        return torch.from_numpy(array)
+    if kind in ("tuple", "list") and isinstance(description.get("items"), list):
+        items = [decode(item, folder, k, depth + 1) for item in description["items"][:MAX_ITEMS]]
+        return tuple(items) if kind == "tuple" else items
+    if kind == "dict" and isinstance(description.get("items"), dict):
+        return {str(key): decode(item, folder, k, depth + 1) for key, item in description["items"].items()}
+    if kind == "model":
+        try:
+            return ModelSummary(description["type"], description["param_shapes"], description["layers"])
+        except (KeyError, TypeError, ValueError):
+            return Foreign("malformed model summary")
+    return Foreign(str(description.get("type", "unknown value")))
+
+
+def read_records(folder):
+    """{k: record} of the finished records in ``folder`` (values decoded, plain data only)."""
+    records = {}
+    if not os.path.isdir(folder):
+        return records
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".json") or name.startswith("."):
+            continue
+        try:
+            k = int(name[: -len(".json")])
+            path = os.path.join(folder, name)
+            if os.path.getsize(path) > 50_000_000:
+                continue
+            with open(path) as f:
+                raw = json.load(f)
+        except (ValueError, OSError):
+            continue
+        if not isinstance(raw, dict):
+            continue
+        record = {"status": str(raw.get("status", "")), "label": str(raw.get("label", ""))[:MAX_TEXT]}
+        error = raw.get("error") if isinstance(raw.get("error"), dict) else {}
+        record["error_type"] = str(error.get("type", ""))[:200]
+        record["error_message"] = str(error.get("message", ""))[:MAX_TEXT]
+        record["value"] = decode(raw.get("value", {"t": "none"}), folder, k)
+        records[k] = record
+    return records

@@ -1,0 +1,207 @@
+"""Seeded random test cases for the exercises (NumPy only).
+
+This module is copied unchanged into the grading sandbox: the student's side and the trusted side
+draw the *same* inputs from the same seeds, so only the student's outputs have to cross the
+sandbox boundary. Nothing here may import the answer key (``cnnlab.reference`` and friends).
+"""
+
+import functools
+
+import numpy as np
+
+__all__ = [
+    "random_array",
+    "corr2d_cases",
+    "conv_cases",
+    "pool_cases",
+    "pad_cases",
+    "image_cases",
+    "gradient_cases",
+    "shift_cases",
+    "smooth_array_function",
+    "smooth_scalar_function",
+    "conv_output_shape",
+    "pool_output_shape",
+]
+
+
+def random_array(rng, shape, dtype=np.float64):
+    """Standard-normal values of ``dtype`` (integers: 0..255)."""
+    if np.dtype(dtype).kind in "iu":
+        return rng.integers(0, 256, size=shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def _pair(value):
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def conv_output_shape(x_shape, w_shape, stride=1, padding=0):
+    """(N, F, OH, OW) of a convolution; OH = (H + 2 * ph - KH) // sh + 1, "same" keeps H and W.
+
+    The shape formula only (no convolution), so that backward cases can be drawn without the
+    answer key.
+    """
+    n, _, h, w = x_shape
+    f, _, kh, kw = w_shape
+    if padding == "same":
+        return (n, f, h, w)
+    ph, pw = (0, 0) if padding == "valid" else _pair(padding)
+    sh, sw = _pair(stride)
+    return (n, f, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+
+
+def pool_output_shape(x_shape, kernel_size, stride=None, padding=0):
+    """(N, C, OH, OW) of a pooling layer (stride None: the window size)."""
+    n, c, h, w = x_shape
+    kh, kw = _pair(kernel_size)
+    sh, sw = (kh, kw) if stride is None else _pair(stride)
+    ph, pw = _pair(padding)
+    return (n, c, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+
+
+def corr2d_cases(seed=0, n=4, square=True, dtype=np.float64):
+    """(x, k) pairs: 2-D input and kernel, kernel no larger than the input."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(n):
+        h = int(rng.integers(3, 9))
+        w = h if square else int(rng.integers(3, 9))
+        kh = int(rng.integers(1, h + 1))
+        kw = kh if square else int(rng.integers(1, w + 1))
+        if square:
+            kh = kw = min(kh, w)
+        cases.append((random_array(rng, (h, w), dtype), random_array(rng, (kh, kw), dtype)))
+    return cases
+
+
+def conv_cases(seed=0, n=4, stride=(1,), padding=(0,), bias=(True, False), square=True, dtype=np.float64,
+               backward=False, max_size=9):
+    """Random conv2d cases: dicts with x (N,C,H,W), w (F,C,KH,KW), b, stride, padding.
+
+    stride/padding: tuples of values to draw from (a padding value may be "same" or "valid").
+    backward=True gives dout, x, w, stride, padding for conv2d_backward instead.
+    Sizes are small so that a loop-based solution stays fast.
+    """
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(n):
+        s = stride[i % len(stride)]
+        p = padding[i % len(padding)]
+        N, C, F = (int(v) for v in rng.integers(1, 4, size=3))
+        kh = int(rng.integers(1, 4))
+        kw = kh if square else int(rng.integers(1, 5))
+        if p == "same":
+            s = 1
+        h = int(rng.integers(max(kh, 3), max_size))
+        w = h if square else int(rng.integers(max(kw, 3), max_size))
+        x = random_array(rng, (N, C, h, w), dtype)
+        wt = random_array(rng, (F, C, kh, kw), dtype)
+        b = random_array(rng, (F,), dtype) if bias[i % len(bias)] else None
+        if backward:
+            out_shape = conv_output_shape(x.shape, wt.shape, stride=s, padding=p)
+            cases.append({"dout": random_array(rng, out_shape, dtype), "x": x, "w": wt, "stride": s, "padding": p})
+        else:
+            case = {"x": x, "w": wt, "b": b}
+            if not (s == 1 and p == 0):
+                case.update(stride=s, padding=p)
+            cases.append(case)
+    return cases
+
+
+def pool_cases(seed=0, n=4, kernel_size=(2,), stride=(None,), padding=(0,), square=True, dtype=np.float64,
+               backward=False, ties=False):
+    """Random pooling cases: dicts with x (and dout for backward), kernel_size, stride, padding.
+
+    ties=True draws small integers so that windows contain equal values (the gradient of max/min
+    pooling must go to the FIRST extreme value in each window, like PyTorch).
+    """
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(n):
+        k = kernel_size[i % len(kernel_size)]
+        s = stride[i % len(stride)]
+        p = padding[i % len(padding)]
+        kh, kw = (k, k) if isinstance(k, int) else k
+        N, C = (int(v) for v in rng.integers(1, 4, size=2))
+        h = int(rng.integers(kh + 1, kh + 7))
+        w = h if square else int(rng.integers(kw + 1, kw + 7))
+        if ties:
+            x = rng.integers(0, 3, size=(N, C, h, w)).astype(dtype)
+        else:
+            x = random_array(rng, (N, C, h, w), dtype)
+        case = {"x": x, "kernel_size": k, "stride": s, "padding": p}
+        if backward:
+            out_shape = pool_output_shape(x.shape, k, s, p)
+            case = {"dout": random_array(rng, out_shape, dtype), **case}
+        cases.append(case)
+    return cases
+
+
+def pad_cases(seed=0, n=4, padding=(1,), mode=("zeros",), square=True, dtype=np.float64):
+    """Random pad2d cases: dicts with x (N,C,H,W), padding, mode."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(n):
+        N, C = (int(v) for v in rng.integers(1, 4, size=2))
+        h = int(rng.integers(2, 7))
+        w = h if square else int(rng.integers(2, 7))
+        cases.append({"x": random_array(rng, (N, C, h, w), dtype), "padding": padding[i % len(padding)],
+                      "mode": mode[i % len(mode)]})
+    return cases
+
+
+def image_cases(seed=0, n=4, layout="NHWC", dtype=np.uint8, channels=(3,), square=True):
+    """Random image batches: layout "NHWC", "NCHW", "NHW" (grayscale) or "HWC" (one image)."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(n):
+        c = channels[i % len(channels)]
+        N = int(rng.integers(1, 5))
+        h = int(rng.integers(2, 9))
+        w = h if square else int(rng.integers(2, 9))
+        shape = {"NHWC": (N, h, w, c), "NCHW": (N, c, h, w), "NHW": (N, h, w), "HWC": (h, w, c)}[layout]
+        images = random_array(rng, shape, dtype)
+        if np.dtype(dtype).kind == "f":
+            images = rng.random(shape).astype(dtype)  # images in [0, 1]
+        cases.append((images,))
+    return cases
+
+
+def smooth_array_function(x, weights):
+    """tanh(x) * weights + x**2 (elementwise): a smooth test function for numerical gradients."""
+    return np.tanh(x) * weights + x**2
+
+
+def smooth_scalar_function(x, weights):
+    """sum(sin(x) * weights): a smooth scalar test function for numerical gradients."""
+    return float(np.sum(np.sin(x) * weights))
+
+
+def gradient_cases(seed=0, n=3, dtype=np.float64):
+    """numerical_gradient cases: smooth functions (array-valued with dout, or scalar without)."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(n):
+        shape = tuple(int(v) for v in rng.integers(1, 4, size=int(rng.integers(1, 4))))
+        x = random_array(rng, shape, dtype)
+        weights = random_array(rng, shape, dtype)
+        if i % 2 == 0:
+            cases.append({"f": functools.partial(smooth_array_function, weights=weights), "x": x,
+                          "dout": random_array(rng, shape, dtype)})
+        else:
+            cases.append({"f": functools.partial(smooth_scalar_function, weights=weights), "x": x})
+    return cases
+
+
+def shift_cases(seed=0, n=4, channels=(None, 3), max_shift=3):
+    """shift_image cases: one image (H, W) or (H, W, C) and integer shifts, some negative."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(n):
+        c = channels[i % len(channels)]
+        h, w = (int(v) for v in rng.integers(3, 9, size=2))
+        shape = (h, w) if c is None else (h, w, c)
+        dy, dx = (int(v) for v in rng.integers(-max_shift, max_shift + 1, size=2))
+        cases.append((random_array(rng, shape), dy, dx))
+    return cases

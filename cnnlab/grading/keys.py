@@ -1,0 +1,117 @@
+"""The answer keys of the exercises that have no counterpart in the package, and the grader's data.
+
+Trusted side and learner's kernel only: never copied into the grading sandbox.
+"""
+
+import numpy as np
+
+__all__ = ["answers", "count_params", "accuracy_of", "reference_vgg_features", "fashion_mnist_tensors"]
+
+
+class answers:
+    """Answer keys for exercise functions that have no counterpart in the package."""
+
+    @staticmethod
+    def image_layout(images, layout="NHWC"):
+        """(N, C, H, W) of a 4-D batch stored as NHWC or NCHW."""
+        images = np.asarray(images)
+        if images.ndim != 4:
+            raise ValueError(f"images must be a 4-D batch, got shape {images.shape}")
+        if layout == "NHWC":
+            n, h, w, c = images.shape
+        elif layout == "NCHW":
+            n, c, h, w = images.shape
+        else:
+            raise ValueError(f"layout must be 'NHWC' or 'NCHW', got {layout!r}")
+        return (n, c, h, w)
+
+    @staticmethod
+    def to_grayscale(images):
+        """Luma with ITU-R BT.601 weights: (..., 3) -> (...), dtype kept."""
+        weights = np.array([0.299, 0.587, 0.114], dtype=images.dtype)
+        return images @ weights
+
+    @staticmethod
+    def flip_image(img, horizontal=True):
+        return np.flip(img, axis=1 if horizontal else 0).copy()
+
+    @staticmethod
+    def shift_image(img, dy, dx):
+        """Move the content dy rows down and dx columns right; uncovered pixels are 0."""
+        out = np.zeros_like(img)
+        h, w = img.shape[:2]
+        if abs(dy) >= h or abs(dx) >= w:
+            return out
+        out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = img[
+            max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)
+        ]
+        return out
+
+    @staticmethod
+    def conv_params(in_channels, out_channels, kernel_size=3, bias=True):
+        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        return out_channels * in_channels * kh * kw + (out_channels if bias else 0)
+
+    @staticmethod
+    def feature_shapes(cfg, in_channels=3, image_size=224):
+        """(C, H, W) after each item of a VGG cfg (3x3 convs with padding 1, 2x2 max pools)."""
+        from cnnlab.reference import output_size
+
+        shapes, c, size = [], in_channels, image_size
+        for item in cfg:
+            if item == "M":
+                size = output_size(size, 2, 2)
+            else:
+                c = item
+            shapes.append((c, size, size))
+        return shapes
+
+
+def _torch():
+    import torch as pytorch  # the real PyTorch (this module is not inside cnnlab.torch)
+
+    return pytorch
+
+
+def count_params(model):
+    """Number of scalar parameters (``cnnlab.models.count_parameters``)."""
+    from cnnlab.models import count_parameters
+
+    return count_parameters(model)
+
+
+def accuracy_of(model, images, labels, batch_size=500):
+    """The grader's accuracy: fraction of argmax(logits) == labels, in eval mode, no gradients."""
+    pytorch = _torch()
+    model.eval()
+    correct = 0
+    with pytorch.no_grad():
+        for start in range(0, len(images), batch_size):
+            logits = model(images[start : start + batch_size])
+            correct += int((logits.argmax(dim=1) == labels[start : start + batch_size]).sum())
+    return correct / len(images)
+
+
+def reference_vgg_features(cfg, in_channels=3, batch_norm=False):
+    """The answer key for ``make_features``: the ``features`` part of ``cnnlab.models.VGG``."""
+    from cnnlab.models import VGG
+
+    pools = sum(1 for item in cfg if item == "M")
+    return VGG(cfg, num_classes=2, in_channels=in_channels, image_size=max(2**pools, 1), batch_norm=batch_norm,
+               hidden=2).features
+
+
+def fashion_mnist_tensors(train=3000, test=1000):
+    """Float32 (N, 1, 28, 28) tensors in [0, 1] and int64 labels: the first ``train`` training and
+    ``test`` test images of Fashion-MNIST (the grader's own conversion, independent of the student's)."""
+    pytorch = _torch()
+    from cnnlab.data import load_fashion_mnist
+
+    tensors = []
+    for split, limit in (("train", train), ("test", test)):
+        images, labels = load_fashion_mnist(split, limit=limit)
+        tensors.append(pytorch.from_numpy(images[:, None].astype(np.float32) / np.float32(255.0)))
+        tensors.append(pytorch.from_numpy(labels.astype(np.int64)))
+    return tuple(tensors)
+
+

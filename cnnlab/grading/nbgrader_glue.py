@@ -1,0 +1,229 @@
+"""nbgrader glue: ``SandboxedExecute`` replaces nbgrader's ``Execute`` step of ``nbgrader autograde``.
+
+``nbgrader_config.py`` puts it first in ``Autograde.autograde_preprocessors``. For each submission:
+
+1. the notebook runs top to bottom in a fresh kernel **inside the sandbox** (``sandbox.Sandbox``),
+   driven by nbclient from this (trusted) process over unix sockets. Before each test cell the
+   outbox is emptied; after it, what the sandbox recorded there is moved to trusted storage.
+   A test cell that needs data (07's Fashion-MNIST) gets it through the inbox right before it runs,
+   training images and held-out images only.
+2. ``grade_notebook`` computes the verdict **here**: the static check of the submitted source, then
+   every test cell's source *from the gradebook* runs with the trusted checker on the recorded
+   results. Its outputs replace whatever the kernel printed in that cell. nbgrader's LimitOutput and
+   SaveAutoGrades then score from those outputs.
+
+A dead kernel (``os._exit``, the CPU limit) makes nbgrader drop that submission, as before.
+"""
+
+import ast
+import fnmatch
+import os
+import sys
+import time
+
+from nbformat import NotebookNode
+from nbclient.util import run_sync
+from traitlets import Bool, Integer, List, Unicode
+
+from nbgrader.preprocessors import Execute
+from jupyter_client.manager import AsyncKernelManager
+
+from . import boundary, keys, static, trusted
+from .sandbox import NO_SANDBOX_WARNING, NOBODY, Sandbox, process_tree_cpu_seconds, sandbox_disabled
+
+__all__ = ["SandboxedExecute", "SandboxKernelManager", "grade_notebook", "test_cells_of"]
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel process is started inside ``self.sandbox`` (ZeroMQ over ipc)."""
+
+    sandbox = None
+
+    def write_connection_file(self, **kwargs):
+        super().write_connection_file(**kwargs)
+        if self.sandbox.drop_root:  # the kernel runs as nobody and must read its connection file
+            os.chown(self.connection_file, NOBODY, NOBODY)
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        self.kernel_spec.interrupt_mode = "message"  # signals do not reach into the sandbox's session
+        command = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file, *(extra_arguments or [])]
+        return self.sandbox.wrap(command)
+
+
+def _is_test_cell(cell):
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and meta.get("grade") and not meta.get("solution")
+
+
+def test_cells_of(resources, nb):
+    """{grade_id: source} of the assignment's test cells, from the gradebook (the instructor's version).
+
+    Without a gradebook in ``resources`` (direct use), the notebook's own test cells are taken.
+    """
+    info = resources.get("nbgrader", {}) if isinstance(resources, dict) else {}
+    if info.get("db_url") and info.get("assignment") and info.get("notebook"):
+        from nbgrader.api import Gradebook
+
+        with Gradebook(info["db_url"]) as gb:
+            notebook = gb.find_notebook(info["notebook"], info["assignment"])
+            return {cell.name: gb.find_source_cell(cell.name, info["notebook"], info["assignment"]).source
+                    for cell in notebook.grade_cells if cell.cell_type == "code"}
+    return {cell.metadata.nbgrader["grade_id"]: cell.source for cell in nb.cells if _is_test_cell(cell)}
+
+
+def _data_requests(source):
+    """(train, test) of every ``grading.fashion_mnist_tensors(train=..., test=...)`` in a test cell."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "fashion_mnist_tensors":
+            values = {"train": 3000, "test": 1000}
+            for kw in node.keywords:
+                if isinstance(kw.value, ast.Constant) and kw.arg in values:
+                    values[kw.arg] = int(kw.value.value)
+            found.append((values["train"], values["test"]))
+    return found
+
+
+def _first_error(cell):
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            return f"{output.get('ename', '')}: {str(output.get('evalue', ''))[:300]}"
+    return ""
+
+
+def grade_notebook(nb, test_sources, records, allow_torch=False, cpu_seconds=None, sandbox_errors=None):
+    """The trusted verdict: replace the outputs of ``nb``'s test cells, computed without student code.
+
+    Args:
+        nb: the executed submission (its test cells' outputs are discarded).
+        test_sources: {grade_id: source} of the test cells (from the gradebook).
+        records: {grade_id: {k: record}} that the sandbox recorded for each test cell.
+        allow_torch: a PyTorch exercise (07, 08): which modules count as shortcuts.
+        cpu_seconds: the sandbox's CPU time since the training data went in (07), measured outside.
+        sandbox_errors: {grade_id: "Error: message"} the kernel showed in that cell (for the message).
+
+    Returns:
+        ``nb`` with trusted outputs in every test cell.
+    """
+    forbidden = static.TORCH_FORBIDDEN if allow_torch else static.NUMPY_FORBIDDEN
+    student_sources = [cell.source for cell in nb.cells if cell.cell_type == "code"
+                       and cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") not in test_sources]
+    tainted = static.forbidden_functions(student_sources, forbidden)
+    grading = trusted.TrustedGrading(records, tainted, forbidden, cpu_seconds=cpu_seconds)
+    namespace = trusted.trusted_namespace(grading, allow_torch)
+    sandbox_errors = sandbox_errors or {}
+    seen = set()
+    for cell in nb.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if cell.cell_type != "code" or grade_id not in test_sources or grade_id in seen:
+            continue
+        seen.add(grade_id)
+        outputs = trusted.run_test_cell(test_sources[grade_id], namespace, grading, grade_id,
+                                        sandbox_errors.get(grade_id, ""))
+        cell.source = test_sources[grade_id]
+        cell.outputs = [NotebookNode(o) for o in outputs]
+    return nb
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's Execute, with the kernel inside the sandbox and the verdict computed outside."""
+
+    sandbox = Bool(True, help="Run student code in the bubblewrap sandbox (False: --no-sandbox).").tag(config=True)
+    memory_limit = Unicode("4G", help="Address-space limit of the sandboxed kernel.").tag(config=True)
+    cpu_limit = Integer(1800, help="CPU seconds one submission's kernel may use (all threads).").tag(config=True)
+    process_limit = Integer(1024, help="Processes and threads of the sandbox user.").tag(config=True)
+    file_size_limit = Unicode("256M", help="Largest file the sandbox may write.").tag(config=True)
+    submission_timeout = Integer(1800, help="Wall seconds per submission; later cells are skipped.").tag(config=True)
+    torch_assignments = List(["07_*", "08_*"], help="Assignment ids (globs) that may use PyTorch.").tag(config=True)
+
+    def _allow_torch(self, resources):
+        assignment = resources.get("nbgrader", {}).get("assignment", "") or ""
+        return any(fnmatch.fnmatch(assignment, pattern) for pattern in self.torch_assignments)
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        km.sandbox = self._box
+        km.transport = "ipc"
+        km.ip = os.path.join(self._box.conn, "kernel")
+        km.connection_file = self._box.connection_file
+        return km
+
+    def preprocess(self, nb, resources=None, km=None):
+        enabled = self.sandbox and not sandbox_disabled()
+        if not enabled:
+            print(NO_SANDBOX_WARNING, file=sys.stderr, flush=True)
+            self.log.warning(NO_SANDBOX_WARNING)
+        resources = resources or {}
+        allow_torch = self._allow_torch(resources)
+        self.kernel_manager_class = SandboxKernelManager
+        self._test_sources = test_cells_of(resources, nb)
+        self._records, self._sandbox_errors, self._cpu_start, self._cpu_end = {}, {}, None, None
+        self._started = time.monotonic()
+        with Sandbox(allow_torch=allow_torch, memory=self.memory_limit, cpu_seconds=self.cpu_limit,
+                     processes=self.process_limit, file_size=self.file_size_limit, enabled=enabled) as box:
+            self._box = box
+            box.copy_into_work(resources.get("metadata", {}).get("path"))
+            self._trusted_store = os.path.join(box.scratch, "..", os.path.basename(box.scratch) + "-records")
+            self._trusted_store = os.path.abspath(self._trusted_store)
+            try:
+                nb, resources = super().preprocess(nb, resources, km=km)
+                if self._cpu_start is not None:
+                    self._cpu_end = self._cpu_now()
+            finally:
+                records = {gid: boundary.read_records(os.path.join(self._trusted_store, gid))
+                           for gid in self._test_sources}
+                import shutil
+
+                shutil.rmtree(self._trusted_store, ignore_errors=True)
+        cpu = None if self._cpu_start is None or self._cpu_end is None else self._cpu_end - self._cpu_start
+        nb = grade_notebook(nb, self._test_sources, records, allow_torch=allow_torch, cpu_seconds=cpu,
+                            sandbox_errors=self._sandbox_errors)
+        return nb, resources
+
+    def _cpu_now(self):
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        return process_tree_cpu_seconds(process.pid) if process is not None else None
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        is_test = cell.get("cell_type") == "code" and grade_id in self._test_sources
+        if cell.get("cell_type") == "code" and time.monotonic() - self._started > self.submission_timeout:
+            cell.outputs = [NotebookNode(output_type="error", ename="SubmissionTimeoutError",
+                                         evalue=f"the submission ran longer than {self.submission_timeout} s",
+                                         traceback=[])]
+            return cell
+        if is_test:
+            self._box.clear_outbox()
+            requests = _data_requests(self._test_sources[grade_id])
+            for train, test in requests:
+                self._hand_in_fashion_mnist(train, test)
+            if requests and self._cpu_start is None:
+                self._cpu_start = self._cpu_now()
+        try:
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        finally:
+            if is_test:
+                self._box.take_outbox(os.path.join(self._trusted_store, grade_id))
+                self._sandbox_errors[grade_id] = _first_error(cell)
+
+    execute_cell = run_sync(async_execute_cell)  # nbclient binds the sync name to its own coroutine
+
+    def _hand_in_fashion_mnist(self, train, test):
+        """Training images and labels and the held-out *images* (no labels) into the inbox."""
+        import numpy as np
+
+        folder = os.path.join(self._box.inbox, f"fashion_mnist_{train}_{test}")
+        if os.path.isdir(folder):
+            return
+        x_train, y_train, x_test, _ = keys.fashion_mnist_tensors(train=train, test=test)
+        os.makedirs(folder)
+        for name, tensor in (("x_train", x_train), ("y_train", y_train), ("x_test", x_test)):
+            np.save(os.path.join(folder, name + ".npy"), tensor.numpy(), allow_pickle=False)
+        for name in os.listdir(folder):
+            os.chmod(os.path.join(folder, name), 0o644)
+        os.chmod(folder, 0o755)

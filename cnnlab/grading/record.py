@@ -1,0 +1,255 @@
+"""The grading functions as they run inside the sandbox: call the student's code, record, judge nothing.
+
+Inside the grading sandbox, ``from cnnlab import grading`` imports this module (through a small
+generated ``cnnlab`` package that holds no answer key). Every function has the same signature as
+its learner and trusted counterparts. It draws the same seeded inputs, calls the student's
+function (with a time limit) and writes what came back to the outbox as plain data
+(``boundary.write_record``). It never knows the expected values, so it cannot be fooled into
+accepting anything: the verdict is computed later, outside the sandbox, by ``cnnlab.grading.trusted``.
+"""
+
+import copy
+import itertools
+import os
+import signal
+import threading
+import contextlib
+
+import numpy as np
+
+from . import boundary
+from .cases import *  # noqa: F401,F403 - the same seeded inputs as the trusted side
+from .cases import __all__ as _cases_all
+from .compare import CheatingError, MismatchError, TimeLimitError, describe, describe_call  # noqa: F401
+
+NUMPY_FORBIDDEN = ("cnnlab", "torch", "torchvision", "scipy", "skimage", "sklearn", "cv2", "PIL", "tensorflow", "jax")
+TORCH_FORBIDDEN = ("cnnlab.models", "cnnlab.train", "cnnlab.data", "cnnlab.augment", "cnnlab.numpy_net",
+                   "cnnlab.reference", "cnnlab.torch", "cnnlab.visualize", "cnnlab.experiments",
+                   "cnnlab.grading", "torchvision", "timm", "lightning", "pytorch_lightning", "skorch", "sklearn")
+
+OUTBOX = os.environ.get("CNNLAB_OUTBOX", "")
+INBOX = os.environ.get("CNNLAB_INBOX", "")
+_counter = itertools.count()
+
+__all__ = list(_cases_all) + [
+    "NUMPY_FORBIDDEN", "TORCH_FORBIDDEN", "CheatingError", "MismatchError", "TimeLimitError", "describe",
+    "check", "expect_error", "call_student", "observe", "assert_matches", "check_dropout",
+    "check_random_augmentation", "check_cnn", "check_model", "check_losses", "check_accuracy",
+    "check_cpu_budget", "fashion_mnist_tensors", "answers", "reference_vgg_features", "accuracy_of",
+    "count_params", "time_limit",
+]
+
+
+class AnswerKeyUnavailable(RuntimeError):
+    """Raised by the answer key's placeholders inside the grading sandbox."""
+
+
+def _unavailable(*args, **kwargs):
+    raise AnswerKeyUnavailable("the answer key is not available while grading: write it yourself")
+
+
+class _Placeholders:
+    """``grading.answers.<anything>``: the answer key is outside the sandbox; only the trusted side uses it."""
+
+    def __getattr__(self, name):
+        return _unavailable
+
+
+answers = _Placeholders()
+reference_vgg_features = accuracy_of = count_params = _unavailable
+
+
+@contextlib.contextmanager
+def time_limit(seconds, what="your function"):
+    """Raise ``TimeLimitError`` inside the block after ``seconds`` (main thread, POSIX only)."""
+    usable = seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise TimeLimitError(f"{what} ran longer than {seconds:g} s; is there an endless loop?")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _save(label, status, value=None, error=None):
+    k = next(_counter)
+    if not OUTBOX:
+        return
+    arrays = []
+    record = {"label": str(label)[:500], "status": status, "value": boundary.encode(value, arrays)}
+    if error is not None:
+        record["error"] = {"type": type(error).__name__, "message": str(error)[:2000]}
+    try:
+        boundary.write_record(OUTBOX, k, record, arrays)
+    except OSError:  # a full disk or the file-size limit: the trusted side sees no record
+        pass
+
+
+def _run(func, args, kwargs, label, seconds):
+    """Call ``func``; record what it returned or raised. Returns (ok, value_or_error)."""
+    try:
+        with time_limit(seconds, label):
+            value = func(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001 - the student's error is part of the result
+        _save(label, "raised", error=error)
+        return False, error
+    _save(label, "ok", value)
+    return True, value
+
+
+def _as_case(case):
+    if isinstance(case, dict):
+        return (), dict(case)
+    if isinstance(case, tuple) and len(case) == 2 and isinstance(case[0], tuple) and isinstance(case[1], dict):
+        return case
+    return tuple(case) if isinstance(case, (tuple, list)) else (case,), {}
+
+
+def check(student, reference, cases, name=None, rtol=1e-5, atol=1e-8, check_dtype=True, forbidden=None,
+          seconds=10, quiet=False):
+    """Call ``student`` on every case (a deep copy each) and record the results."""
+    name = name or getattr(student, "__name__", "your function")
+    for args, kwargs in (_as_case(c) for c in cases):
+        ok, value = _run(student, copy.deepcopy(args), copy.deepcopy(kwargs), describe_call(name, args, kwargs), seconds)
+        if not ok:
+            raise value
+    print(f"{name}: results recorded; the grader compares them outside the sandbox")
+
+
+def expect_error(student, args, kwargs=None, errors=(ValueError, TypeError), name=None, forbidden=None, seconds=10):
+    """Call ``student`` on bad input and record the error it raised (or what it returned)."""
+    kwargs = kwargs or {}
+    _run(student, args, kwargs, describe_call(name or getattr(student, "__name__", "f"), args, kwargs), seconds)
+
+
+def call_student(func, *args, forbidden=None, seconds=10, name=None, **kwargs):
+    """Call the student's function, record its result and return it (its error is raised again)."""
+    label = describe_call(name or getattr(func, "__name__", "your function"), args, kwargs)
+    ok, value = _run(func, args, kwargs, label, seconds)
+    if not ok:
+        raise value
+    return value
+
+
+def observe(value, label="value"):
+    """Record ``value`` as the student's code left it (e.g. an input that must not change)."""
+    _save(label, "ok", value)
+    return value
+
+
+def assert_matches(*args, **kwargs):
+    """Comparisons happen outside the sandbox."""
+
+
+def check_losses(*args, **kwargs):
+    """Judged outside the sandbox (the losses were recorded by ``call_student``)."""
+
+
+def check_cpu_budget(*args, **kwargs):
+    """The CPU time is measured from outside the sandbox."""
+
+
+def check_dropout(dropout, p_values=(0.2, 0.5, 0.8), dtype=np.float64, shape=(200, 300), seed=0, forbidden=None):
+    """The calls of the trusted ``check_dropout``, in the same order, recorded."""
+    rng = np.random.default_rng(seed)
+    x = random_array(rng, shape, dtype)  # noqa: F405
+    for p in p_values:
+        for _ in range(2):
+            ok, value = _run(dropout, (x.copy(), p, True, np.random.default_rng(seed + 1)), {}, f"dropout(p={p})", 10)
+            if not ok:
+                raise value
+    ok, value = _run(dropout, (x.copy(), 0.5, False, None), {}, "dropout(training=False)", 10)
+    if not ok:
+        raise value
+
+
+def check_random_augmentation(student, candidates, label, calls=200, seed=0, forbidden=None):
+    """Call ``student(rng)`` ``calls`` times; record all the results as one list."""
+    rng = np.random.default_rng(seed)
+    results = []
+    try:
+        with time_limit(10 + calls * 0.05, label):
+            for _ in range(calls):
+                results.append(student(rng))
+    except Exception as error:  # noqa: BLE001
+        _save(label, "raised", error=error)
+        raise
+    _save(label, "ok", results)
+
+
+def check_cnn(model, input_shape=(5, 1, 28, 28), num_classes=10, min_convs=2, max_params=1_000_000):
+    """Record the strides of the convolutions and the output shape on zeros of ``input_shape``."""
+    import torch
+
+    def facts():
+        model.eval()
+        with torch.no_grad():
+            out = model(torch.zeros(input_shape))
+        strides = [list(m.stride) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+        return {"out_shape": list(out.shape), "conv_strides": strides}
+
+    ok, value = _run(facts, (), {}, "the model on zeros", 60)
+    if not ok:
+        raise value
+
+
+def check_model(student, reference, cases, name=None, forbidden=None, seconds=60, input_size=None):
+    """Build ``student(**case)``; record its parameter count and its output shape on a random batch."""
+    import torch
+
+    name = name or getattr(student, "__name__", "your model")
+    for case in cases:
+        case = dict(case)
+        big = case.get("image_size", 0) >= 128
+
+        def facts():
+            with (torch.device("meta") if big else contextlib.nullcontext()):
+                torch.manual_seed(0)
+                model = student(**copy.deepcopy(case))
+            if not isinstance(model, torch.nn.Module):
+                return {"module": False, "type": type(model).__name__}
+            result = {"module": True, "params": int(sum(p.numel() for p in model.parameters()))}
+            if not big:
+                size = case.get("image_size", input_size or 32)
+                model.eval()
+                with torch.no_grad():
+                    result["out_shape"] = list(model(torch.randn(2, case.get("in_channels", 3), size, size)).shape)
+            return result
+
+        ok, value = _run(facts, (), {}, describe_call(name, (), case), seconds)
+        if not ok:
+            raise value
+
+
+def fashion_mnist_tensors(train=3000, test=1000):
+    """The training images and labels and the held-out images the grader put in; no held-out labels (None)."""
+    import torch
+
+    folder = os.path.join(INBOX, f"fashion_mnist_{int(train)}_{int(test)}")
+    if not os.path.isdir(folder):
+        raise AnswerKeyUnavailable("the grader did not hand in the data for this cell")
+    arrays = [np.load(os.path.join(folder, f + ".npy"), allow_pickle=False) for f in ("x_train", "y_train", "x_test")]
+    x_train, y_train, x_test = (torch.from_numpy(a) for a in arrays)
+    return x_train, y_train, x_test, None
+
+
+def check_accuracy(model, images, labels, threshold):
+    """Record the model's logits on the held-out images (the labels stay outside the sandbox)."""
+    import torch
+
+    def logits():
+        model.eval()
+        with torch.no_grad():
+            return torch.cat([model(images[i : i + 500]) for i in range(0, len(images), 500)])
+
+    ok, value = _run(logits, (), {}, "logits on the held-out images", 120)
+    if not ok:
+        raise value

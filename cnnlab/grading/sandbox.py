@@ -1,0 +1,330 @@
+"""The jail student code runs in: a Jupyter kernel started inside bubblewrap (``bwrap``).
+
+What the kernel sees (everything else of the machine is absent):
+
+- a read-only system (``/usr``, a few files of ``/etc``), the Python installation and the course's
+  virtual environment, read-only. For the NumPy exercises the site-packages of PyTorch, SciPy,
+  scikit-image, scikit-learn, ... are covered by empty directories: they are not there to import.
+  The Fashion-MNIST files (``/usr/share/datasets``) are covered too: no held-out labels.
+- its own ``HOME`` and ``/tmp`` (small tmpfs), its own ``/proc`` and ``/dev``;
+- a private scratch directory: the working directory, an *outbox* it writes its results to, a
+  read-only *inbox* the grader hands data in through, the kernel's connection sockets (ZeroMQ over
+  unix sockets: the sandbox has no network at all) and a generated student-side ``cnnlab``
+  package that holds no answer key (``cnnlab.grading.record`` and placeholders).
+
+It never sees the course directory: no ``solutions/``, ``submitted/``, ``gradebook.db`` or
+``cnnlab/`` sources. It has its own network, PID, IPC and UTS namespaces, dies with its parent,
+runs in a new session and, when the grader runs as root, as user ``nobody`` (65534) without
+capabilities. Limits (``prlimit``): address space (default 4 GiB), CPU seconds, processes, file size.
+"""
+
+import functools
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+__all__ = ["SandboxUnavailable", "Sandbox", "check_bwrap", "sandbox_disabled", "NO_SANDBOX_WARNING"]
+
+INSTALL_HINT = "apt-get install bubblewrap"
+NO_SANDBOX_WARNING = ("WARNING: grading WITHOUT the sandbox (--no-sandbox / CNNLAB_NO_SANDBOX=1): student code "
+                      "runs with your rights and can read the solutions, the gradebook and the other submissions, "
+                      "and write anywhere you can. Only for trusted notebooks (your own solutions).")
+NOBODY = 65534
+# Packages a NumPy exercise may not use: absent inside its sandbox (PIL stays: matplotlib needs it;
+# the static check of the source flags it).
+HIDDEN_FOR_NUMPY = ("torch", "torchgen", "torchvision", "functorch", "scipy", "scipy.libs", "skimage", "sklearn",
+                    "scikit_learn.libs", "cv2", "tensorflow", "jax", "jaxlib", "nvidia", "triton")
+STUDENT_SIDE_MODULES = ("record.py", "boundary.py", "cases.py", "compare.py")
+ANSWER_KEY_MODULES = ("reference", "models", "data", "train", "augment", "numpy_net", "torch", "visualize",
+                      "experiments", "gradcheck", "plots", "widgets", "convolution_demos", "course")
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot create its namespaces here."""
+
+
+def sandbox_disabled():
+    """True when the environment asks for grading without the sandbox (``CNNLAB_NO_SANDBOX=1``)."""
+    return os.environ.get("CNNLAB_NO_SANDBOX", "").strip().lower() in ("1", "true", "yes")
+
+
+@functools.lru_cache(maxsize=None)
+def check_bwrap():
+    """Path of ``bwrap`` after a trial run; raises :class:`SandboxUnavailable` saying what to install."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {INSTALL_HINT} (grading refuses to run "
+                                 "student code unprotected; --no-sandbox overrides, for trusted notebooks only)")
+    trial = [bwrap, *_namespace_flags(), "--ro-bind", "/usr", "/usr", *_root_links(), "--proc", "/proc",
+             "--dev", "/dev", "true"]
+    result = subprocess.run(trial, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SandboxUnavailable(
+            f"bubblewrap cannot create its namespaces here ({result.stderr.strip() or result.returncode}). "
+            f"Install it with `{INSTALL_HINT}` and allow user namespaces (sysctl kernel.unprivileged_userns_clone=1 "
+            "or run the grader as root); --no-sandbox overrides, for trusted notebooks only.")
+    return bwrap
+
+
+def _namespace_flags():
+    flags = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+    if os.geteuid() != 0:
+        flags.insert(0, "--unshare-user")
+    return flags
+
+
+def _root_links():
+    """/bin, /lib, ... as on the host: symlinks into /usr (merged /usr) or read-only binds."""
+    args = []
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = "/" + name
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def parse_size(text):
+    """'4G', '512M', '1024' -> bytes."""
+    text = str(text).strip().upper().removesuffix("B").removesuffix("I")
+    factor = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}.get(text[-1:], 1)
+    return int(float(text[:-1] if factor > 1 else text) * factor)
+
+
+def process_tree_cpu_seconds(root_pid):
+    """CPU seconds (user + system, also of reaped children) of ``root_pid`` and all its descendants.
+
+    Read from /proc outside the sandbox: nothing the student's code does inside can change it.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents, times = {}, {}
+    for stat_path in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat_path) as f:
+                text = f.read()
+        except OSError:
+            continue
+        pid = int(stat_path.split("/")[2])
+        fields = text[text.rindex(")") + 2 :].split()
+        parents[pid] = int(fields[1])
+        times[pid] = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    total, stack, seen = 0, [root_pid], set()
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += times.get(pid, 0)
+        stack += [child for child, parent in parents.items() if parent == pid]
+    return total / ticks
+
+
+class Sandbox:
+    """One submission's sandbox: a scratch directory and the ``bwrap`` command that jails a kernel.
+
+    Args:
+        allow_torch: keep PyTorch importable (exercises 07, 08); otherwise it is absent.
+        memory: address-space limit of the kernel ("4G").
+        cpu_seconds: CPU-time limit of the kernel process (all threads), per submission.
+        processes: process (and thread) limit of the sandbox user.
+        file_size: largest file the sandbox may write.
+        enabled: False runs the kernel without bwrap (``--no-sandbox``), same scratch layout.
+
+    Example::
+
+        with Sandbox(allow_torch=False) as box:
+            command = box.wrap([sys.executable, "-m", "ipykernel_launcher", "-f", box.connection_file])
+    """
+
+    def __init__(self, allow_torch=False, memory="4G", cpu_seconds=1800, processes=1024, file_size="256M",
+                 enabled=True, tmpfs_size="512M"):
+        self.allow_torch = allow_torch
+        self.memory = parse_size(memory)
+        self.cpu_seconds = int(cpu_seconds)
+        self.processes = int(processes)
+        self.file_size = parse_size(file_size)
+        self.tmpfs_size = parse_size(tmpfs_size)
+        self.enabled = enabled
+        self.bwrap = check_bwrap() if enabled else None
+        self.scratch = tempfile.mkdtemp(prefix="cnnlab-sandbox-")
+        os.chmod(self.scratch, 0o755)
+        self.work, self.outbox, self.inbox, self.conn, self.package = (
+            os.path.join(self.scratch, d) for d in ("work", "outbox", "inbox", "conn", "package"))
+        for folder in (self.work, self.outbox, self.inbox, self.conn, self.package):
+            os.makedirs(folder)
+            os.chmod(folder, 0o755)
+        self.drop_root = enabled and os.geteuid() == 0
+        if self.drop_root:
+            for folder in (self.work, self.outbox, self.conn):
+                os.chown(folder, NOBODY, NOBODY)
+        self.connection_file = os.path.join(self.conn, "kernel.json")
+        self.home = "/home/student" if enabled else os.path.join(self.scratch, "home")
+        os.makedirs(os.path.join(self.scratch, "home"), exist_ok=True)
+        build_student_package(self.package)
+        os.makedirs(os.path.join(self.scratch, "absent"))
+        with open(os.path.join(self.scratch, "absent", "__init__.py"), "w") as f:
+            f.write('raise ImportError("this package is not available in this exercise: write it yourself with NumPy")\n')
+        uid = NOBODY if self.drop_root else os.getuid()
+        with open(os.path.join(self.scratch, "passwd"), "w") as f:
+            f.write(f"student:x:{uid}:{uid}:student:{self.home}:/bin/sh\n")
+        with open(os.path.join(self.scratch, "group"), "w") as f:
+            f.write(f"student:x:{uid}:\n")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def copy_into_work(self, folder, max_bytes=20_000_000):
+        """Copy the submission's other files (not notebooks) into the working directory."""
+        if not folder or not os.path.isdir(folder):
+            return
+        for name in os.listdir(folder):
+            path = os.path.join(folder, name)
+            if os.path.isfile(path) and not os.path.islink(path) and not name.endswith(".ipynb") \
+                    and os.path.getsize(path) <= max_bytes:
+                shutil.copy(path, os.path.join(self.work, name))
+                if self.drop_root:
+                    os.chown(os.path.join(self.work, name), NOBODY, NOBODY)
+
+    def environment(self):
+        return {
+            "HOME": self.home, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": "/tmp",
+            "PYTHONPATH": self.package, "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
+            "MPLBACKEND": "agg", "CNNLAB_DEVICE": "cpu", "CNNLAB_OUTBOX": self.outbox, "CNNLAB_INBOX": self.inbox,
+            "CNNLAB_GRADING_SANDBOX": "1" if self.enabled else "0",
+        }
+
+    def limits(self):
+        return ["prlimit", f"--as={self.memory}", f"--cpu={self.cpu_seconds}", f"--nproc={self.processes}",
+                f"--fsize={self.file_size}", "--core=0", "--"]
+
+    def wrap(self, command):
+        """The argv that runs ``command`` (a kernel) inside this sandbox, with its limits."""
+        env = self.environment()
+        if not self.enabled:
+            return ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in env.items()),
+                    *self.limits()[:-1], "--nproc=unlimited", "--", *command]
+        args = [self.bwrap, *_namespace_flags(), "--die-with-parent", "--new-session", "--clearenv"]
+        for key, value in env.items():
+            args += ["--setenv", key, value]
+        args += ["--ro-bind", "/usr", "/usr", *_root_links()]
+        for path in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
+                     "/etc/localtime", "/etc/nsswitch.conf", "/etc/fonts", "/etc/mime.types"):
+            args += ["--ro-bind-try", path, path]
+        args += ["--ro-bind", os.path.join(self.scratch, "passwd"), "/etc/passwd",
+                 "--ro-bind", os.path.join(self.scratch, "group"), "/etc/group"]
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        args += ["--size", str(self.tmpfs_size), "--perms", "1777", "--tmpfs", "/tmp"]
+        args += ["--size", str(self.tmpfs_size), "--perms", "0755", "--tmpfs", "/home"]
+        made = {"/", "/usr", "/tmp", "/home", "/proc", "/dev", "/etc"}
+
+        def parents(path):
+            out = []
+            parts = os.path.dirname(path).strip("/").split("/")
+            for i in range(1, len(parts) + 1):
+                folder = "/" + "/".join(parts[:i])
+                if folder not in made and not folder.startswith("/usr/"):
+                    made.add(folder)
+                    out += ["--perms", "0755", "--dir", folder]
+            return out
+
+        args += parents(self.home + "/x") + ["--perms", "0755", "--dir", self.home]
+        if self.drop_root:
+            args += ["--chmod", "0777", self.home]
+        for prefix in sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix}):
+            if not prefix.startswith("/usr"):
+                args += parents(prefix) + ["--ro-bind", prefix, prefix]
+                made.add(prefix)
+        if not self.allow_torch:
+            for site in _site_packages():
+                for name in HIDDEN_FOR_NUMPY:
+                    path = os.path.join(site, name)
+                    if os.path.isfile(os.path.join(path, "__init__.py")):  # a package: importing it raises
+                        args += ["--ro-bind", os.path.join(self.scratch, "absent"), path]
+                    elif os.path.isdir(path):  # shared libraries: gone
+                        args += ["--tmpfs", path]
+        if os.path.isdir("/usr/share/datasets"):
+            args += ["--tmpfs", "/usr/share/datasets"]
+        for folder, mode in ((self.work, "--bind"), (self.outbox, "--bind"), (self.conn, "--bind"),
+                             (self.inbox, "--ro-bind"), (self.package, "--ro-bind")):
+            args += parents(folder) + [mode, folder, folder]
+        args += ["--chdir", self.work]
+        if self.drop_root:
+            args += ["--cap-add", "CAP_SETUID,CAP_SETGID", "--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
+                     "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"]
+        else:
+            args += ["--"]
+        return args + self.limits() + list(command)
+
+    def clear_outbox(self):
+        for name in os.listdir(self.outbox):
+            path = os.path.join(self.outbox, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+    def take_outbox(self, destination):
+        """Move what the sandbox wrote since the last clear into ``destination`` (trusted storage)."""
+        os.makedirs(destination, exist_ok=True)
+        for name in os.listdir(self.outbox):
+            path = os.path.join(self.outbox, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                shutil.move(path, os.path.join(destination, name))
+        self.clear_outbox()
+
+
+def _site_packages():
+    found = []
+    for prefix in {sys.prefix, sys.base_prefix}:
+        found += glob.glob(os.path.join(prefix, "lib", "python3*", "site-packages"))
+    return sorted(set(found))
+
+
+def build_student_package(target):
+    """Write the student-side ``cnnlab`` package into ``target``: grading records, the rest is absent."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.join(target, "cnnlab")
+    grading = os.path.join(package, "grading")
+    os.makedirs(grading)
+    for name in STUDENT_SIDE_MODULES:
+        shutil.copy(os.path.join(here, name), os.path.join(grading, name))
+    with open(os.path.join(grading, "__init__.py"), "w") as f:
+        f.write('"""Inside the grading sandbox: the recording side of cnnlab.grading (no answer key)."""\n'
+                "from .record import *  # noqa: F401,F403\nfrom .record import __all__, AnswerKeyUnavailable  # noqa: F401\n")
+    with open(os.path.join(package, "__init__.py"), "w") as f:
+        f.write('"""cnnlab inside the grading sandbox: only cnnlab.grading is here; the answer key is not."""\n'
+                "__version__ = '0.1.0'\n\n\ndef device():\n    return 'cpu'\n\n\ndef seed_everything(seed=0):\n"
+                "    import random\n\n    import numpy as np\n\n    random.seed(seed)\n    np.random.seed(seed)\n")
+    for module in ANSWER_KEY_MODULES:
+        with open(os.path.join(package, module + ".py"), "w") as f:
+            f.write(_PLACEHOLDER_MODULE.format(module=module))
+
+
+_PLACEHOLDER_MODULE = '''"""cnnlab.{module} is not available while grading."""
+from cnnlab.grading.record import AnswerKeyUnavailable
+
+
+def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+
+    def unavailable(*args, **kwargs):
+        raise AnswerKeyUnavailable(
+            "the answer key is not available while grading: write it yourself (cnnlab.{module}." + name + ")")
+
+    unavailable.__name__ = name
+    return unavailable
+'''

@@ -1,0 +1,134 @@
+"""Shortcuts score zero: a static check of the submitted *source*, on the trusted side.
+
+No student code runs here: the notebook's code cells are parsed (``ast``), never executed. A
+top-level function or class is *tainted* when its body imports a forbidden module, names one in a
+string (``importlib.import_module("torch")``), uses a name the notebook bound to a forbidden module
+(``import scipy.signal as ss`` ... ``ss.correlate2d``), reaches a forbidden module through an
+attribute chain (``cnnlab.reference.conv2d``), or uses another tainted function or class of the
+notebook. Test cells that check a tainted function give ``CheatingError`` (0 points for them).
+
+Inside the sandbox the big shortcuts are physically absent as well (PyTorch, SciPy, scikit-image
+in a NumPy exercise; the whole answer key always), so an obfuscated import cannot find them.
+"""
+
+import ast
+import re
+
+__all__ = ["NUMPY_FORBIDDEN", "TORCH_FORBIDDEN", "forbidden_functions", "matches"]
+
+NUMPY_FORBIDDEN = ("cnnlab", "torch", "torchvision", "scipy", "skimage", "sklearn", "cv2", "PIL", "tensorflow", "jax")
+TORCH_FORBIDDEN = ("cnnlab.models", "cnnlab.train", "cnnlab.data", "cnnlab.augment", "cnnlab.numpy_net",
+                   "cnnlab.reference", "cnnlab.torch", "cnnlab.visualize", "cnnlab.experiments",
+                   "cnnlab.grading", "torchvision", "timm", "lightning", "pytorch_lightning", "skorch", "sklearn")
+_MAGIC = re.compile(r"^\s*[%!].*$", re.MULTILINE)
+
+
+def matches(module_name, forbidden):
+    """True when ``module_name`` is one of ``forbidden`` or inside one of them."""
+    return bool(module_name) and any(module_name == f or module_name.startswith(f + ".") for f in forbidden)
+
+
+def _parse(source):
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        try:
+            return ast.parse(_MAGIC.sub("pass", source))  # IPython magics and shell escapes
+        except SyntaxError:
+            return None
+
+
+def _dotted(node):
+    """'a.b.c' for an attribute chain rooted at a name, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return ".".join([node.id] + parts[::-1])
+    return None
+
+
+def _imports(node):
+    """(bound name, full module path) pairs of an Import/ImportFrom statement."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            yield (alias.asname or alias.name.split(".")[0]), (alias.name if alias.asname else alias.name.split(".")[0])
+    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        for alias in node.names:
+            yield (alias.asname or alias.name), f"{node.module}.{alias.name}"
+
+
+def forbidden_functions(sources, forbidden):
+    """{name: [findings]} of the notebook's top-level functions and classes that use forbidden modules.
+
+    Args:
+        sources: the source of each code cell of the submission (test cells left out).
+        forbidden: module names (``"torch"``, ``"cnnlab.reference"``, ...).
+
+    Example::
+
+        >>> forbidden_functions(["import torch\\ndef f(x):\\n    return torch.relu(x)"], ("torch",))
+        {'f': ['f uses torch (bound to torch)']}
+    """
+    forbidden = tuple(forbidden)
+    modules = {}  # top-level name -> module path it is bound to (by an import)
+    definitions = {}  # top-level function/class name -> node
+    for source in sources:
+        tree = _parse(source)
+        if tree is None:
+            continue
+        for stmt in tree.body:
+            for name, path in _imports(stmt):
+                modules[name] = path
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                definitions[stmt.name] = stmt
+                modules.pop(stmt.name, None)
+            elif isinstance(stmt, ast.Assign):
+                for target in stmt.targets:
+                    if isinstance(target, ast.Name):
+                        if isinstance(stmt.value, ast.Lambda):
+                            definitions[target.id] = stmt.value
+                            continue
+                        chain = _dotted(stmt.value)
+                        root = chain.split(".")[0] if chain else None
+                        if root in modules:  # alias = module.sub
+                            modules[target.id] = modules[root] + chain[len(root):]
+                        else:
+                            modules.pop(target.id, None)
+                            definitions.pop(target.id, None)
+
+    direct, uses = {}, {}
+    for name, node in definitions.items():
+        found, used = [], set()
+        for sub in ast.walk(node):
+            for _, path in _imports(sub):
+                if matches(path, forbidden):
+                    found.append(f"{name} imports {path}")
+            if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and " " not in sub.value \
+                    and matches(sub.value, forbidden):
+                found.append(f"{name} names the module {sub.value!r}")
+            if isinstance(sub, ast.Attribute):
+                chain = _dotted(sub)
+                root = chain.split(".")[0] if chain else None
+                if root in modules and matches(modules[root] + chain[len(root):], forbidden) \
+                        and not matches(modules[root], forbidden):
+                    found.append(f"{name} uses {modules[root] + chain[len(root):]}")
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+                if sub.id in modules and matches(modules[sub.id], forbidden):
+                    found.append(f"{name} uses {modules[sub.id]} (bound to {sub.id})")
+                if sub.id in definitions and sub.id != name:
+                    used.add(sub.id)
+        direct[name] = sorted(set(found))
+        uses[name] = used
+
+    tainted = {name: list(found) for name, found in direct.items() if found}
+    changed = True
+    while changed:  # a helper cannot hide the call: taint flows to every caller
+        changed = False
+        for name, used in uses.items():
+            bad = sorted(u for u in used if u in tainted)
+            if bad and name not in tainted:
+                tainted[name] = [f"{name} calls {b}, which uses a forbidden module" for b in bad]
+                changed = True
+    return tainted
