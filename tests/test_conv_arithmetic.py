@@ -253,3 +253,27 @@ def test_overlap_counts_and_taps():
     assert dilated_taps(3, 3, 7).sum() == 9 and dilated_taps(3, 3, 7)[0, 0] == 1
     with pytest.raises(ValueError, match="spans 9"):
         dilated_taps(3, 4, 7)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_dilated_and_transposed_on_cuda():
+    cuda = torch.device("cuda")
+    for make_case, ours, theirs in (
+        (random_transpose_case, ct.conv_transpose2d,
+         lambda x, w, b, s, p, op: F.conv_transpose2d(x, w, b, s, p, op)),
+        (random_dilated_case, ct.conv2d_dilated,
+         lambda x, w, b, s, p, d: F.conv2d(x, w, b, stride=s, padding=p, dilation=d)),
+    ):
+        x, w, b, s, p, extra, _ = make_case(1)
+        on_gpu = [None if a is None else torch.tensor(a, device=cuda, requires_grad=True) for a in (x, w, b)]
+        on_cpu = tensors(x, w, b)
+        out = ours(*on_gpu, s, p, extra)
+        assert out.is_cuda
+        out.square().sum().backward()
+        expected = theirs(*on_cpu, s, p, extra)
+        expected.square().sum().backward()
+        torch.testing.assert_close(out.detach().cpu(), expected.detach())
+        for g, c in zip(on_gpu, on_cpu):
+            if g is not None:
+                torch.testing.assert_close(g.grad.cpu(), c.grad)
