@@ -403,8 +403,10 @@ def _channel_activations(model, layer, images, channel=None, batch_size=256):
     chunks = []
     for start in range(0, len(batch), batch_size):
         maps = feature_maps(model, batch[start : start + batch_size], [layer])[layer]
+        if maps.ndim == 2:  # a dense layer (N, K): one "position" per unit
+            maps = maps[:, :, None, None]
         if maps.ndim != 4:
-            raise ValueError(f"layer {layer!r} must output (N, K, h, w) feature maps; got shape {maps.shape}")
+            raise ValueError(f"layer {layer!r} must output (N, K, h, w) feature maps or (N, K) units; got shape {maps.shape}")
         chunks.append(maps if channel is None else maps[:, channel])
     return np.concatenate(chunks)
 
@@ -580,7 +582,8 @@ def dead_channels(model, layer, images, batch_size=256):
     batch of inputs is *dead* (for a ReLU layer: its pre-activation is negative everywhere on the data).
 
     Shape:
-        images (N, C, H, W) -> boolean NumPy array (K,), one entry per channel of the layer's (N, K, h, w) output.
+        images (N, C, H, W) -> boolean NumPy array (K,), one entry per channel of the layer's (N, K, h, w)
+        output (or per unit of an (N, K) dense layer).
     """
     maps = _channel_activations(model, layer, images, batch_size=batch_size)
     return np.all(maps == 0, axis=(0, 2, 3))
@@ -598,7 +601,8 @@ def class_selectivity(model, layer, images, labels, batch_size=256):
     (all zero) get NaN.
 
     Shape:
-        images (N, C, H, W), labels (N,) ints -> float64 NumPy array (K,).
+        images (N, C, H, W), labels (N,) ints -> NumPy array (K,), one index per channel of the layer's
+        (N, K, h, w) output, or per unit of an (N, K) dense layer.
     """
     labels = np.asarray(labels.cpu() if isinstance(labels, pytorch.Tensor) else labels)
     maps = _channel_activations(model, layer, images, batch_size=batch_size)

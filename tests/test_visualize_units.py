@@ -145,3 +145,16 @@ def test_bad_input_is_refused():
         viz.class_selectivity(model, "conv1", images, [0, 1, 0, 1])
     with pytest.raises(TypeError, match="images"):
         viz.dead_channels(model, "conv1", [[1.0]])
+
+
+def test_dense_layers_count_as_channels_of_one_position():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.ReLU())
+    with torch.no_grad():
+        net[1].weight[:] = torch.tensor([[1.0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1.0]])
+        net[1].bias[:] = torch.tensor([0.0, -1.0, 0.0])
+    images = torch.zeros(4, 1, 2, 2)
+    images[:2, 0, 0, 0] = 1.0  # unit 0 fires for class 0 only
+    images[:, 0, 1, 1] = 1.0  # unit 2 fires for every image alike
+    assert viz.dead_channels(net, "2", images).tolist() == [False, True, False]
+    selectivity = viz.class_selectivity(net, "2", images, [0, 0, 1, 1])
+    assert selectivity[0] == pytest.approx(1.0) and np.isnan(selectivity[1]) and selectivity[2] == pytest.approx(0.0)
