@@ -48,11 +48,19 @@ def _unavailable(*args, **kwargs):
     raise AnswerKeyUnavailable("the answer key is not available while grading: write it yourself")
 
 
+def _nothing(*args, **kwargs):
+    """What an answer key gives inside the sandbox: nothing (test cells pass it on unused)."""
+    return None
+
+
 class _Placeholders:
-    """``grading.answers.<anything>``: the answer key is outside the sandbox; only the trusted side uses it."""
+    """``grading.answers.<anything>``: the answer key is outside the sandbox. Test cells that compute
+    candidates with it (``check_random_augmentation``) get None here; only the trusted side uses them."""
 
     def __getattr__(self, name):
-        return _unavailable
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _nothing
 
 
 answers = _Placeholders()
