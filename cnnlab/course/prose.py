@@ -38,8 +38,8 @@ def fill(template: str, **values) -> str:
             (both are typos that would otherwise put a wrong or raw number in front of a reader).
 
     Example:
-        >>> fill("kept {share:.0%} of the peak in $\\frac{n}{s}$", share=0.764)
-        'kept 76% of the peak in $\\\\frac{n}{s}$'
+        >>> print(fill("kept {share:.0%} of the peak in $x_{n}$", share=0.764))
+        kept 76% of the peak in $x_{n}$
     """
     used = set()
 
