@@ -278,10 +278,10 @@ def autograde(root, name, students=None, jobs=None, scheduler=None, timeout=None
     """Autograde every submission of ``name`` (or only ``students``), print the scores.
 
     ``jobs`` submissions at once on this machine (default: the number of cores), or on the Dask
-    cluster at ``scheduler``; the gradebook is written by this process only (cnnlab.grading_batch).
+    cluster at ``scheduler``; the gradebook is written by this process only (cnnlab.grading.batch).
     Returns the number of FAILED submissions.
     """
-    from cnnlab.grading_batch import DEFAULT_SUBMISSION_TIMEOUT, grade_assignment
+    from cnnlab.grading.batch import DEFAULT_SUBMISSION_TIMEOUT, grade_assignment
 
     assignments(root, [name])
     try:
@@ -307,6 +307,8 @@ def export(root, destination):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", default=REPO, help="course directory (default: the repository)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run student kernels outside the bubblewrap sandbox (trusted notebooks only; warns)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("generate", help="solutions/ -> exercises/")
     p.add_argument("assignments", nargs="*")
@@ -335,6 +337,9 @@ def main(argv=None):
     p.add_argument("--from", dest="source", required=True)
     args = parser.parse_args(argv)
     root = os.path.abspath(args.root)
+    if args.no_sandbox:  # read by nbgrader_config.py's SandboxedExecute in every nbgrader process
+        os.environ["CNNLAB_NO_SANDBOX"] = "1"
+        print("WARNING: --no-sandbox: student code will run unprotected, with your rights", file=sys.stderr)
 
     if args.command == "generate":
         generate(root, args.assignments)

@@ -32,7 +32,7 @@ FUNCTIONS = {"image_layout": ["test_image_layout", "test_image_layout_hidden"],
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("nbgrader") is None, reason="nbgrader is not installed")
 
-from cnnlab import grading_batch as batch  # noqa: E402
+from cnnlab.grading import batch  # noqa: E402
 
 
 def read_nb(path):
@@ -210,7 +210,7 @@ def local_cluster():
     import dask
 
     # No silent rescheduling by the scheduler: a task whose worker dies comes back as an error,
-    # and grading_batch resubmits it once itself (visible as attempts == 2).
+    # and cnnlab.grading.batch resubmits it once itself (visible as attempts == 2).
     # One task per worker thread at a time, so a killed worker holds exactly one submission.
     with dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.worker-saturation": 1.0}):
         cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
@@ -223,19 +223,12 @@ def local_cluster():
             cluster.close()
 
 
-def test_a_dask_local_cluster_gives_the_scores_of_jobs_1(local_cluster, course_template, serial_run, tmp_path):
+def test_a_dask_cluster_gives_the_scores_of_jobs_1_even_when_a_worker_is_killed(local_cluster, course_template,
+                                                                                serial_run, tmp_path):
+    """One run on a LocalCluster of 2 worker processes; one worker is SIGKILLed while it grades."""
     root = copy_course(course_template, tmp_path / "course")
     address = local_cluster.scheduler.address
     assert address.startswith("tcp://127.0.0.1:")
-    report = batch.grade_assignment(root, ASSIGNMENT, scheduler=address, progress=False)
-    assert gradebook_scores(root, course_template["subs"]) == serial_run["scores"]
-    assert statuses(report) == statuses(serial_run["report"])
-    workers = {r["worker"] for r in report["results"]}
-    assert len(workers) == 2, workers  # both worker processes graded
-
-
-def test_a_worker_killed_mid_run_costs_only_its_submission(local_cluster, course_template, serial_run, tmp_path):
-    root = copy_course(course_template, tmp_path / "course")
     pids = local_cluster.run(os.getpid)  # {worker address: process id}
     killed = {}
 
@@ -257,22 +250,21 @@ def test_a_worker_killed_mid_run_costs_only_its_submission(local_cluster, course
 
     killer = threading.Thread(target=kill_a_busy_worker)
     killer.start()
-    report = batch.grade_assignment(root, ASSIGNMENT, scheduler=local_cluster, progress=False)
+    report = batch.grade_assignment(root, ASSIGNMENT, scheduler=address, progress=False)  # as --scheduler ADDRESS
     killer.join()
     assert killed, "no worker was ever busy"
     by_student = {r["student"]: r for r in report["results"]}
-    assert len(killed["students"]) == 1, killed
-    victim = by_student[killed["students"][0]]
-    # the killed submission was submitted again (and graded by another process) or is FAILED
-    assert victim["attempts"] == 2 or victim["status"] == batch.FAILED, victim
-    assert not victim["worker"].endswith(f":{killed['pid']}")
-    if victim["status"] == batch.OK:
-        assert gradebook_scores(root, [victim["student"]])[victim["student"]] == serial_run["scores"][victim["student"]]
-    # every other submission: graded once, its scores and status those of --jobs 1
-    others = [s for s in course_template["subs"] if s != victim["student"]]
-    assert gradebook_scores(root, others) == {s: serial_run["scores"][s] for s in others}
-    assert all(by_student[s]["attempts"] == 1 for s in others)
-    assert {s: by_student[s]["status"] for s in others} == {s: statuses(serial_run["report"])[s] for s in others}
+    # the killed worker's submissions (the one it ran, and one it may have held queued) were
+    # submitted once more and graded by another worker process
+    victims = killed["students"]
+    for student in victims:
+        assert by_student[student]["attempts"] == 2, by_student[student]
+        assert not by_student[student]["worker"].endswith(f":{killed['pid']}")
+    # every other submission was graded once; all scores and statuses are those of --jobs 1
+    assert all(r["attempts"] == 1 for r in report["results"] if r["student"] not in victims)
+    assert gradebook_scores(root, course_template["subs"]) == serial_run["scores"]
+    assert statuses(report) == statuses(serial_run["report"])
+    assert len({r["worker"] for r in report["results"]}) >= 2
 
 
 def test_a_submission_past_its_time_limit_fails_alone_and_leaves_no_process(course_template, tmp_path):

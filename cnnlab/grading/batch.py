@@ -24,13 +24,16 @@ Example:
 
 import concurrent.futures
 import json
+import io
 import os
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import warnings
@@ -128,6 +131,126 @@ def run_nbgrader(root, *args, timeout=None, env=None):
             process.wait()
 
 
+# ---------------------------------------------------------------------------------------------
+# a warm nbgrader: import it once per worker thread, fork it once per submission
+# ---------------------------------------------------------------------------------------------
+#
+# Starting `python -m nbgrader` costs about 2 s of CPU (imports) before it grades anything; a
+# grading run on a small notebook takes about as long again. A "zygote" process imports nbgrader
+# once and forks a child per submission, which runs exactly `nbgrader ARGS` (NbGraderApp with the
+# same argv, config loading included) in the scratch course. The child gets a session of its own
+# (so a timeout kills its whole group by its process id) and dies with the zygote, which dies
+# with the thread that started it (PR_SET_PDEATHSIG).
+
+ZYGOTE_COMMAND = "from cnnlab.grading.batch import zygote_main; zygote_main()"
+zygotes = threading.local()
+
+
+def zygote_main():
+    """The zygote's loop: one JSON request per line on stdin -> fork, report the pid and the exit code."""
+    import nbgrader.apps.nbgraderapp  # noqa: F401 - the import that every forked child reuses
+
+    requests = os.fdopen(0, "rb", buffering=0)
+    replies = os.fdopen(1, "wb", buffering=0)
+    line = b""
+    while True:
+        chunk = requests.read(1)
+        if not chunk:
+            return
+        if chunk != b"\n":
+            line += chunk
+            continue
+        request, line = json.loads(line), b""
+        pid = os.fork()
+        if pid == 0:
+            forked_nbgrader(request)  # never returns
+        replies.write(json.dumps({"pid": pid}).encode() + b"\n")
+        _, status = os.waitpid(pid, 0)
+        replies.write(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+
+
+def forked_nbgrader(request):
+    """In the forked child: become `nbgrader ARGS` in ``request["root"]``, log to a file, exit."""
+    code = 1
+    try:
+        os.setsid()
+        die_with_parent()
+        os.chdir(request["root"])
+        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", buffering=0), write_through=True)
+        sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", buffering=0), write_through=True)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = ["nbgrader", *request["args"]]
+        from nbgrader.apps.nbgraderapp import NbGraderApp
+
+        NbGraderApp.launch_instance(argv=list(request["args"]))
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except BaseException:  # noqa: BLE001 - report anything in the log, then exit non-zero
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def thread_zygote():
+    """This thread's zygote process (started on first use, restarted if it died)."""
+    process = getattr(zygotes, "process", None)
+    if process is None or process.poll() is not None:
+        process = subprocess.Popen(
+            [sys.executable, "-c", ZYGOTE_COMMAND], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env=nbgrader_environment(), preexec_fn=die_with_parent, bufsize=0,
+        )
+        zygotes.process, zygotes.pending = process, b""
+    return process
+
+
+def zygote_reply(process, timeout=None):
+    """The next JSON line from the zygote, or None when ``timeout`` seconds pass first."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while b"\n" not in zygotes.pending:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ready, _, _ = select.select([process.stdout], [], [], left)
+        if not ready:
+            return None
+        chunk = os.read(process.stdout.fileno(), 4096)
+        if not chunk:
+            raise RuntimeError(f"the grading zygote (pid {process.pid}) died")
+        zygotes.pending += chunk
+    line, zygotes.pending = zygotes.pending.split(b"\n", 1)
+    return json.loads(line)
+
+
+def run_nbgrader_forked(root, args, log_path, timeout=None, env=None):
+    """``nbgrader ARGS`` in ``root``, forked from this thread's warm zygote; (exit code or None on timeout, log)."""
+    process = thread_zygote()
+    request = {"root": root, "args": list(args), "log": log_path, "env": nbgrader_environment(env)}
+    process.stdin.write(json.dumps(request).encode() + b"\n")
+    child = zygote_reply(process)["pid"]
+    reply = zygote_reply(process, timeout)
+    timed_out = reply is None
+    if timed_out:
+        try:
+            os.killpg(child, signal.SIGKILL)  # the group it started: nbgrader and what it runs
+        except ProcessLookupError:
+            pass
+        reply = zygote_reply(process)
+    with open(log_path, encoding="utf-8", errors="replace") as f:
+        log = f.read()
+    return (None if timed_out else reply["exit"]), log
+
+
 def read_tree(folder):
     """{relative path: bytes} of every file under ``folder`` (checkpoints and caches left out)."""
     files = {}
@@ -169,12 +292,12 @@ def template_gradebook(root, assignment, env=None):
     Made by ``nbgrader generate_assignment`` in a scratch copy of the course, so the real gradebook
     (SQLite or PostgreSQL) and the repository are not touched.
     """
-    with tempfile.TemporaryDirectory(prefix="cnnlab-template-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="cnnlab-template-") as folder:
+        scratch = os.path.join(folder, "course")
         write_tree(scratch, course_files(root, assignment))
         db = os.path.join(scratch, "gradebook.db")
-        code, log = run_nbgrader(
-            scratch, "generate_assignment", assignment, "--force", f"--CourseDirectory.db_url=sqlite:///{db}", env=env
-        )
+        args = ["generate_assignment", assignment, "--force", f"--CourseDirectory.db_url=sqlite:///{db}"]
+        code, log = run_nbgrader_forked(scratch, args, os.path.join(folder, "nbgrader.log"), env=env)
         if code != 0:
             raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{log[-LOG_TAIL_CHARS:]}")
         with open(db, "rb") as f:
@@ -201,7 +324,8 @@ def ensure_assignment(root, assignment, db_url):
 # ---------------------------------------------------------------------------------------------
 
 
-def make_job(root, assignment, student, gradebook, files, timeout=DEFAULT_SUBMISSION_TIMEOUT, nbgrader_args=(), env=None):
+def make_job(root, assignment, student, gradebook, files, timeout=DEFAULT_SUBMISSION_TIMEOUT, nbgrader_args=(), env=None,
+             warm=True):
     """The plain-data job that grades ``student``'s submission of ``assignment``.
 
     Args:
@@ -211,6 +335,8 @@ def make_job(root, assignment, student, gradebook, files, timeout=DEFAULT_SUBMIS
         timeout (float): seconds the whole submission may take.
         nbgrader_args (sequence of str): extra options for ``nbgrader autograde``.
         env (dict): environment variables for nbgrader (default: every ``CNNLAB_*`` variable here).
+        warm (bool): fork nbgrader from a process that has imported it already (saves its start-up);
+            False runs a fresh ``python -m nbgrader``.
     """
     submitted = os.path.join(root, "submitted", student, assignment)
     if not os.path.isdir(submitted):
@@ -226,6 +352,7 @@ def make_job(root, assignment, student, gradebook, files, timeout=DEFAULT_SUBMIS
         "timeout": float(timeout),
         "nbgrader_args": list(nbgrader_args),
         "env": dict(env),
+        "warm": bool(warm),
     }
 
 
@@ -277,17 +404,19 @@ def grade_one(job):
         "assignment": assignment, "student": student, "status": FAILED, "reason": "", "autograded": {},
         "scores": {}, "seconds": 0.0, "worker": f"{socket.gethostname()}:{os.getpid()}", "log": "",
     }
-    with tempfile.TemporaryDirectory(prefix="cnnlab-grade-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="cnnlab-grade-") as folder:
+        scratch = os.path.join(folder, "course")
         write_tree(scratch, job["course"])
         db = os.path.join(scratch, "gradebook.db")
         with open(db, "wb") as f:
             f.write(job["gradebook"])
         write_tree(os.path.join(scratch, "submitted", student, assignment), job["submission"])
-        code, log = run_nbgrader(
-            scratch, "autograde", assignment, f"--student={student}", "--force",
-            f"--CourseDirectory.db_url=sqlite:///{db}", *job["nbgrader_args"],
-            timeout=job["timeout"], env=job["env"],
-        )
+        args = ["autograde", assignment, f"--student={student}", "--force", f"--CourseDirectory.db_url=sqlite:///{db}",
+                *job["nbgrader_args"]]
+        if job.get("warm", True) and hasattr(os, "fork"):
+            code, log = run_nbgrader_forked(scratch, args, os.path.join(folder, "nbgrader.log"), job["timeout"], job["env"])
+        else:
+            code, log = run_nbgrader(scratch, *args, timeout=job["timeout"], env=job["env"])
         result["log"] = log[-LOG_TAIL_CHARS:]
         graded = os.path.join(scratch, "autograded", student, assignment)
         notebooks = [n for n in os.listdir(graded) if n.endswith(".ipynb")] if os.path.isdir(graded) else []
