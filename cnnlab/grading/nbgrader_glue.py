@@ -172,8 +172,6 @@ class SandboxedExecute(Execute):
             self._trusted_store = os.path.abspath(self._trusted_store)
             try:
                 nb, resources = super().preprocess(nb, resources, km=km)
-                if self._cpu_start is not None:
-                    self._cpu_end = self._cpu_now()
             finally:
                 records = {gid: boundary.read_records(os.path.join(self._trusted_store, gid))
                            for gid in self._test_sources}
@@ -207,6 +205,8 @@ class SandboxedExecute(Execute):
         try:
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         finally:
+            if self._cpu_start is not None:  # CPU since the data went in, up to the end of this cell
+                self._cpu_end = self._cpu_now()
             if is_test:
                 self._box.take_outbox(os.path.join(self._trusted_store, grade_id))
                 self._sandbox_errors[grade_id] = _first_error(cell)
