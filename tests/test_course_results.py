@@ -30,6 +30,10 @@ def test_confusion_matrix_matches_loop_and_sklearn_on_random_labels():
         np.testing.assert_array_equal(fast, confusion_matrix_loop(labels, predicted, k))
         np.testing.assert_array_equal(fast, sk_confusion(labels, predicted, labels=range(k)))
         assert fast.sum() == n and np.trace(fast) == np.sum(labels == predicted)
+    # uint8 labels with many classes: no overflow in the bin index
+    labels = rng.integers(0, 40, 500).astype(np.uint8)
+    predicted = rng.integers(0, 40, 500).astype(np.uint8)
+    np.testing.assert_array_equal(confusion_matrix(labels, predicted, 40), confusion_matrix_loop(labels, predicted, 40))
 
 
 def test_confusion_matrix_bad_input():

@@ -29,7 +29,8 @@ def _check_labels(labels, predicted, num_classes):
             raise TypeError(f"{name} must hold integer class indices, got dtype {values.dtype}")
         if values.size and (values.min() < 0 or values.max() >= num_classes):
             raise ValueError(f"{name} must lie in 0..{num_classes - 1}, got values {values.min()}..{values.max()}")
-    return labels, predicted
+    # int64: uint8 labels (as Fashion-MNIST stores them) would overflow in labels * num_classes
+    return labels.astype(np.int64), predicted.astype(np.int64)
 
 
 def confusion_matrix_loop(labels, predicted, num_classes):
