@@ -121,7 +121,7 @@ def figure_caption(fig):
     for ax in fig.axes:
         title = ax.get_title()
         parts += [title] if title else [t.get_text() for t in ax.texts]
-    return " · ".join(part for part in parts if part)
+    return " · ".join(" ".join(part.split()) for part in parts if part.strip())  # one space, as HTML shows it
 
 
 class Explorer(ipywidgets.VBox):
@@ -185,8 +185,8 @@ class Explorer(ipywidgets.VBox):
                 self._cache.pop(next(iter(self._cache)))  # the oldest setting
             self._cache[key] = (fig, figure_png(fig), figure_caption(fig))
         self.figure, png, caption = self._cache[key]
+        self.image.value = png  # the picture first: once the caption changes on screen, it is there
         self.caption.value = html.escape(caption)
-        self.image.value = png
 
 
 def _explorer(figure_function, defaults, controls):
