@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_autograde.py                 # 3 copies each, all but 07
     .venv/bin/python benchmarks/bench_autograde.py --copies 5 --include-07
+    .venv/bin/python benchmarks/bench_autograde.py --jobs 1,2 --copies 12   # parallel grading: rate per --jobs
 
 Builds a temporary course (nothing is written to the repository), submits ``--copies`` copies of
 each solution notebook as different students, and times one ``nbgrader autograde <assignment>``
@@ -34,7 +35,10 @@ def main(argv=None):
     parser.add_argument("--copies", type=int, default=3, help="submissions per assignment (default 3)")
     parser.add_argument("--include-07", action="store_true", help="also time 07_train_cnn (trains a CNN)")
     parser.add_argument("--assignments", nargs="*", help="only these assignments")
+    parser.add_argument("--jobs", help="compare parallel grading with these job counts instead, e.g. 1,2 (see bench_jobs)")
     args = parser.parse_args(argv)
+    if args.jobs:
+        return bench_jobs([int(j) for j in args.jobs.split(",")], args.assignments or ["01_image_data"], args.copies)
 
     grade = load_grade_script()
     names = grade.assignments(REPO, args.assignments)
@@ -70,6 +74,63 @@ def main(argv=None):
         mean = sum(counted) / len(counted)
         verdict = "OK" if mean <= TARGET_SECONDS else "TOO SLOW"
         print(f"mean s/submission without 07: {mean:.2f} (target <= {TARGET_SECONDS:g}): {verdict}")
+
+
+def bench_jobs(job_counts, names, copies, class_size=2400):
+    """Submissions per minute of `grade.py autograde --jobs N` for each N, on the same batch.
+
+    ``copies`` copies of each solution of ``names`` are graded end to end by
+    cnnlab.grading.batch.grade_assignment (gradebook set-up included) in a fresh temporary course
+    for each N. Prints the rate, the speed-up over the first N, the CPU seconds per submission
+    (nbgrader, kernel and sandbox, from the child's rusage) and the wall time projected for
+    ``class_size`` submissions on 2 and 16 cores: from the measured rate per job, and from the CPU
+    seconds per submission (arithmetic, both: one job per core, nothing else running).
+    """
+    from cnnlab.grading.batch import grade_assignment
+
+    rates, cpu_per_submission = {}, {}
+    print(f"cores: {os.cpu_count()}, python {platform.python_version()}, {copies} submissions of each of {names}; "
+          f"load average at start {os.getloadavg()[0]:.1f}")
+    print(f"{'jobs':>4} {'submissions':>11} {'wall s':>8} {'per minute':>11} {'speed-up':>9} {'CPU s/submission':>16}  "
+          "full marks")
+    for jobs in job_counts:
+        with tempfile.TemporaryDirectory(prefix="cnnlab-bench-jobs-") as root:
+            shutil.copy(os.path.join(REPO, "nbgrader_config.py"), root)
+            for folder in ("solutions", "exercises"):
+                for name in names:
+                    shutil.copytree(os.path.join(REPO, folder, name), os.path.join(root, folder, name))
+            for name in names:
+                for i in range(copies):
+                    target = os.path.join(root, "submitted", f"student{i + 1:02d}", name)
+                    os.makedirs(target)
+                    shutil.copy(os.path.join(REPO, "solutions", name, name + ".ipynb"), target)
+            start = time.perf_counter()
+            full, cpu = 0, []
+            with open(os.devnull, "w") as quiet:
+                for name in names:
+                    report = grade_assignment(root, name, jobs=jobs, progress=False, out=quiet)
+                    full += sum(1 for row in report["table"].values() if row["auto"] == row["auto_max"] > 0)
+                    cpu += [r["cpu_seconds"] for r in report["results"] if r.get("cpu_seconds") is not None]
+            wall = time.perf_counter() - start
+        n = copies * len(names)
+        rates[jobs] = 60.0 * n / wall
+        cpu_per_submission[jobs] = sum(cpu) / len(cpu) if cpu else float("nan")
+        speedup = rates[jobs] / rates[job_counts[0]]
+        print(f"{jobs:>4} {n:>11} {wall:8.1f} {rates[jobs]:11.2f} {speedup:8.2f}x {cpu_per_submission[jobs]:16.2f}  "
+              f"{full}/{n}", flush=True)
+    best = max(job_counts)
+    per_job = rates[best] / best
+    print(f"measured rate per job at --jobs {best}: {per_job:.2f} submissions per minute (wall, on this machine's load)")
+    for cores in (2, 16):
+        minutes = class_size / (per_job * cores)
+        print(f"projection from that rate (arithmetic: one job per core, rate per job as measured): {class_size} "
+              f"submissions on {cores} cores -> {minutes:.0f} min ({minutes / 60:.1f} h)")
+    cpu_seconds = cpu_per_submission[best]
+    for cores in (2, 16):
+        minutes = class_size * cpu_seconds / cores / 60
+        print(f"projection from CPU time (arithmetic: {cpu_seconds:.2f} CPU s per submission, every core busy, "
+              f"nothing else running): {class_size} submissions on {cores} cores -> {minutes:.0f} min ({minutes / 60:.1f} h)")
+    return rates
 
 
 if __name__ == "__main__":
