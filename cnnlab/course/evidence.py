@@ -36,7 +36,9 @@ def verdict(interval, higher="higher", lower="lower", neither="within noise"):
 
 
 def plot_paired(intervals, xlabel="difference", title=None, percent=True):
-    """One row per comparison: the per-seed differences (dots) and the mean with its interval (bar).
+    """One row per comparison: the per-seed differences (ticks) and the mean with its interval (bar).
+
+    A bar is blue when its interval excludes 0 and grey when it does not.
 
     Args:
         intervals: ``{label: paired_interval(...)}``.
@@ -51,7 +53,8 @@ def plot_paired(intervals, xlabel="difference", title=None, percent=True):
     fig, ax = plt.subplots(figsize=(7, 0.55 * len(labels) + 1.3))
     for row, label in enumerate(labels):
         r = intervals[label]
-        colour = {"higher": "tab:green", "lower": "tab:red"}.get(verdict(r), "0.4")
+        # blue: the interval excludes 0 (a difference beyond the seed noise, in either direction); grey: it does not
+        colour = "0.5" if verdict(r) == "within noise" else "tab:blue"
         ax.plot([r["low"] * scale, r["high"] * scale], [row, row], color=colour, lw=3, solid_capstyle="butt")
         ax.plot(r["mean"] * scale, row, "o", color=colour, ms=7)
         ax.plot(np.asarray(r["differences"]) * scale, np.full(len(r["differences"]), row + 0.18), "|",
