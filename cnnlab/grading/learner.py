@@ -353,6 +353,14 @@ def _as_case(case):
     return tuple(case) if isinstance(case, (tuple, list)) else (case,), {}
 
 
+class NotWrittenError(NotImplementedError):
+    """The student's function is still the release's ``raise NotImplementedError()`` stub."""
+
+    def _render_traceback_(self):
+        # IPython shows these lines instead of a traceback: an unwritten stub is not a bug to debug.
+        return [f"{type(self).__name__}: {self}"]
+
+
 def check(student, reference, cases, name=None, rtol=1e-5, atol=1e-8, check_dtype=True,
           forbidden=NUMPY_FORBIDDEN, seconds=10, quiet=False):
     """Compare ``student(*args, **kwargs)`` with ``reference(*args, **kwargs)`` on every case.
@@ -373,7 +381,11 @@ def check(student, reference, cases, name=None, rtol=1e-5, atol=1e-8, check_dtyp
         expected = reference(*copy.deepcopy(args), **copy.deepcopy(kwargs))
         label = describe_call(name, args, kwargs)
         with time_limit(seconds, label), tripwires(forbidden):
-            actual = student(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+            try:
+                actual = student(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+            except NotImplementedError:
+                raise NotWrittenError(f"{name} is not written yet: replace `raise NotImplementedError()` in its "
+                                      "cell with your code, run that cell, then this test again.") from None
         assert_matches(actual, expected, label, rtol=rtol, atol=atol, check_dtype=check_dtype)
     if not quiet:
         print(f"{name}: all {len(cases)} cases match the answer key")
