@@ -192,3 +192,42 @@ def test_no_sandbox_is_announced(monkeypatch):
     assert "WITHOUT the sandbox" in sandbox_module.NO_SANDBOX_WARNING
     monkeypatch.setenv("CNNLAB_NO_SANDBOX", "0")
     assert not sandbox_module.sandbox_disabled()
+
+
+def small_course(tmp_path, name="02_convolution"):
+    """A course copy with one assignment and its solution submitted by student "solution"."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cnnlab_grade_script_sandbox", os.path.join(REPO, "scripts", "grade.py"))
+    grade = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(grade)
+    root = str(tmp_path / "course")
+    os.makedirs(os.path.join(root, "solutions"))
+    shutil.copy(os.path.join(REPO, "nbgrader_config.py"), root)
+    shutil.copytree(os.path.join(REPO, "solutions", name), os.path.join(root, "solutions", name))
+    grade.generate(root, None, quiet=True)
+    os.makedirs(os.path.join(root, "submitted", "solution", name))
+    shutil.copy(os.path.join(REPO, "solutions", name, name + ".ipynb"), os.path.join(root, "submitted", "solution", name))
+    return grade, root
+
+
+@pytest.mark.slow
+def test_autograde_without_bwrap_stops_and_says_what_to_install(tmp_path):
+    grade, root = small_course(tmp_path)
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable))  # no /usr/bin: no bwrap
+    result = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "02_convolution", "--force"], cwd=root,
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0
+    assert "apt-get install bubblewrap" in result.stdout + result.stderr
+    assert grade.scores(root, "02_convolution")["solution"]["auto"] == 0  # nothing was graded
+
+
+@pytest.mark.slow
+def test_no_sandbox_warns_and_still_gives_the_trusted_verdict(tmp_path):
+    grade, root = small_course(tmp_path)
+    env = dict(os.environ, CNNLAB_NO_SANDBOX="1")
+    result = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "02_convolution", "--force"], cwd=root,
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert "WITHOUT the sandbox" in result.stdout + result.stderr
+    row = grade.scores(root, "02_convolution")["solution"]
+    assert row["auto"] == row["auto_max"] > 0, row

@@ -31,7 +31,7 @@ Modules, one job each:
 """
 
 from .cases import (conv_cases, corr2d_cases, gradient_cases, image_cases, pad_cases, pool_cases,  # noqa: F401
-                    random_array, shift_cases)
+                    random_array, shift_cases, TINY, VGG11, VGG16)
 from .compare import CheatingError, MismatchError, TimeLimitError, assert_matches, describe  # noqa: F401
 from .keys import accuracy_of, answers, count_params, reference_vgg_features  # noqa: F401
 from .learner import (call_student, check, check_accuracy, check_cnn, check_cpu_budget, check_dropout,  # noqa: F401

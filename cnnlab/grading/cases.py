@@ -22,7 +22,16 @@ __all__ = [
     "smooth_scalar_function",
     "conv_output_shape",
     "pool_output_shape",
+    "VGG11",
+    "VGG16",
+    "TINY",
 ]
+
+# VGG configurations of exercise 08 (channel counts, "M" = 2x2 max pool). The test cells use these,
+# not the notebook's copies, which a submission could change.
+VGG11 = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
+VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+TINY = [8, "M", 16, 16, "M", 32, "M"]
 
 
 def random_array(rng, shape, dtype=np.float64):

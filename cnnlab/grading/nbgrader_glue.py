@@ -29,7 +29,8 @@ from nbgrader.preprocessors import Execute
 from jupyter_client.manager import AsyncKernelManager
 
 from . import boundary, keys, static, trusted
-from .sandbox import NO_SANDBOX_WARNING, NOBODY, Sandbox, process_tree_cpu_seconds, sandbox_disabled
+from .sandbox import (NO_SANDBOX_WARNING, NOBODY, Sandbox, SandboxUnavailable, check_bwrap,
+                      process_tree_cpu_seconds, sandbox_disabled)
 
 __all__ = ["SandboxedExecute", "SandboxKernelManager", "grade_notebook", "test_cells_of"]
 
@@ -125,7 +126,6 @@ def grade_notebook(nb, test_sources, records, allow_torch=False, cpu_seconds=Non
         seen.add(grade_id)
         outputs = trusted.run_test_cell(test_sources[grade_id], namespace, grading, grade_id,
                                         sandbox_errors.get(grade_id, ""))
-        cell.source = test_sources[grade_id]
         cell.outputs = [NotebookNode(o) for o in outputs]
     return nb
 
@@ -158,6 +158,12 @@ class SandboxedExecute(Execute):
         if not enabled:
             print(NO_SANDBOX_WARNING, file=sys.stderr, flush=True)
             self.log.warning(NO_SANDBOX_WARNING)
+        else:
+            try:
+                check_bwrap()
+            except SandboxUnavailable as error:  # stop the whole run: never grade unprotected by accident
+                self.log.error(str(error))
+                raise SystemExit(f"grading stopped: {error}") from None
         resources = resources or {}
         allow_torch = self._allow_torch(resources)
         self.kernel_manager_class = SandboxKernelManager

@@ -203,16 +203,18 @@ class Sandbox:
             "CNNLAB_GRADING_SANDBOX": "1" if self.enabled else "0",
         }
 
-    def limits(self):
-        return ["prlimit", f"--as={self.memory}", f"--cpu={self.cpu_seconds}", f"--nproc={self.processes}",
-                f"--fsize={self.file_size}", "--core=0", "--"]
+    def limits(self, processes=True):
+        """prlimit's argv: memory, CPU seconds, processes (the sandbox user's), file size, no core dumps."""
+        return ["prlimit", f"--as={self.memory}", f"--cpu={self.cpu_seconds}",
+                *([f"--nproc={self.processes}"] if processes else []), f"--fsize={self.file_size}", "--core=0", "--"]
 
     def wrap(self, command):
         """The argv that runs ``command`` (a kernel) inside this sandbox, with its limits."""
         env = self.environment()
         if not self.enabled:
-            return ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in env.items()),
-                    *self.limits()[:-1], "--nproc=unlimited", "--", *command]
+            # no process limit here: it would count every process of the grader's own user
+            return ["/usr/bin/env", "-i", f"--chdir={self.work}", *(f"{k}={v}" for k, v in env.items()),
+                    *self.limits(processes=False), *command]
         args = [self.bwrap, *_namespace_flags(), "--die-with-parent", "--new-session", "--clearenv"]
         for key, value in env.items():
             args += ["--setenv", key, value]
