@@ -135,8 +135,8 @@ def test_explorers_static_and_live(explorer, monkeypatch):
 # Every control of every explorer, a new value, and the words the picture must then show.
 CHANGES = [
     (widgets.conv_explorer, "kernel", "blur", "kernel: blur"),
-    (widgets.conv_explorer, "stride", 4, "stride 4, padding 0:  floor((128 + 2·0 - 3) / 4) + 1 = 32"),
-    (widgets.conv_explorer, "padding", 2, "stride 1, padding 2:  floor((128 + 2·2 - 3) / 1) + 1 = 130"),
+    (widgets.conv_explorer, "stride", 4, "stride 4, padding 0: floor((128 + 2·0 - 3) / 4) + 1 = 32"),
+    (widgets.conv_explorer, "padding", 2, "stride 1, padding 2: floor((128 + 2·2 - 3) / 1) + 1 = 130"),
     (widgets.pooling_explorer, "mode", "avg", "avg pool 2×2, stride 2 → 48×48"),
     (widgets.pooling_explorer, "kernel_size", 4, "max pool 4×4, stride 2 → 47×47"),
     (widgets.pooling_explorer, "stride", 3, "max pool 2×2, stride 3 → 32×32"),
