@@ -81,18 +81,17 @@ def bench_jobs(job_counts, names, copies, class_size=2400):
 
     ``copies`` copies of each solution of ``names`` are graded end to end by
     cnnlab.grading.batch.grade_assignment (gradebook set-up included) in a fresh temporary course
-    for each N. Prints the rate, the speed-up over the first N, the CPU seconds per submission
-    (nbgrader, kernel and sandbox, from the child's rusage) and the wall time projected for
-    ``class_size`` submissions on 2 and 16 cores: from the measured rate per job, and from the CPU
-    seconds per submission (arithmetic, both: one job per core, nothing else running).
+    for each N. Prints the rate, the speed-up over the first N and the wall time that the measured
+    rate per job projects for ``class_size`` submissions on 2 and 16 cores (arithmetic: it assumes
+    one job per core and that the rate per job stays as measured; the load of other processes on
+    the machine lowers the measured rate).
     """
     from cnnlab.grading.batch import grade_assignment
 
-    rates, cpu_per_submission = {}, {}
+    rates = {}
     print(f"cores: {os.cpu_count()}, python {platform.python_version()}, {copies} submissions of each of {names}; "
           f"load average at start {os.getloadavg()[0]:.1f}")
-    print(f"{'jobs':>4} {'submissions':>11} {'wall s':>8} {'per minute':>11} {'speed-up':>9} {'CPU s/submission':>16}  "
-          "full marks")
+    print(f"{'jobs':>4} {'submissions':>11} {'wall s':>8} {'per minute':>11} {'speed-up':>9}  full marks")
     for jobs in job_counts:
         with tempfile.TemporaryDirectory(prefix="cnnlab-bench-jobs-") as root:
             shutil.copy(os.path.join(REPO, "nbgrader_config.py"), root)
@@ -105,19 +104,16 @@ def bench_jobs(job_counts, names, copies, class_size=2400):
                     os.makedirs(target)
                     shutil.copy(os.path.join(REPO, "solutions", name, name + ".ipynb"), target)
             start = time.perf_counter()
-            full, cpu = 0, []
+            full = 0
             with open(os.devnull, "w") as quiet:
                 for name in names:
                     report = grade_assignment(root, name, jobs=jobs, progress=False, out=quiet)
                     full += sum(1 for row in report["table"].values() if row["auto"] == row["auto_max"] > 0)
-                    cpu += [r["cpu_seconds"] for r in report["results"] if r.get("cpu_seconds") is not None]
             wall = time.perf_counter() - start
         n = copies * len(names)
         rates[jobs] = 60.0 * n / wall
-        cpu_per_submission[jobs] = sum(cpu) / len(cpu) if cpu else float("nan")
         speedup = rates[jobs] / rates[job_counts[0]]
-        print(f"{jobs:>4} {n:>11} {wall:8.1f} {rates[jobs]:11.2f} {speedup:8.2f}x {cpu_per_submission[jobs]:16.2f}  "
-              f"{full}/{n}", flush=True)
+        print(f"{jobs:>4} {n:>11} {wall:8.1f} {rates[jobs]:11.2f} {speedup:8.2f}x  {full}/{n}", flush=True)
     best = max(job_counts)
     per_job = rates[best] / best
     print(f"measured rate per job at --jobs {best}: {per_job:.2f} submissions per minute (wall, on this machine's load)")
@@ -125,11 +121,6 @@ def bench_jobs(job_counts, names, copies, class_size=2400):
         minutes = class_size / (per_job * cores)
         print(f"projection from that rate (arithmetic: one job per core, rate per job as measured): {class_size} "
               f"submissions on {cores} cores -> {minutes:.0f} min ({minutes / 60:.1f} h)")
-    cpu_seconds = cpu_per_submission[best]
-    for cores in (2, 16):
-        minutes = class_size * cpu_seconds / cores / 60
-        print(f"projection from CPU time (arithmetic: {cpu_seconds:.2f} CPU s per submission, every core busy, "
-              f"nothing else running): {class_size} submissions on {cores} cores -> {minutes:.0f} min ({minutes / 60:.1f} h)")
     return rates
 
 

@@ -165,9 +165,8 @@ def zygote_main():
         if pid == 0:
             forked_nbgrader(request)  # never returns
         replies.write(json.dumps({"pid": pid}).encode() + b"\n")
-        _, status, usage = os.wait4(pid, 0)  # usage: the child and what it waited for (kernel, sandbox)
-        reply = {"exit": os.waitstatus_to_exitcode(status), "cpu": usage.ru_utime + usage.ru_stime}
-        replies.write(json.dumps(reply).encode() + b"\n")
+        _, status = os.waitpid(pid, 0)
+        replies.write(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
 
 
 def forked_nbgrader(request):
@@ -234,10 +233,7 @@ def zygote_reply(process, timeout=None):
 
 
 def run_nbgrader_forked(root, args, log_path, timeout=None, env=None):
-    """``nbgrader ARGS`` in ``root``, forked from this thread's warm zygote.
-
-    Returns (exit code, or None on a timeout; the log; CPU seconds of the run and the processes it waited for).
-    """
+    """``nbgrader ARGS`` in ``root``, forked from this thread's warm zygote; (exit code or None on timeout, log)."""
     process = thread_zygote()
     request = {"root": root, "args": list(args), "log": log_path, "env": nbgrader_environment(env)}
     process.stdin.write(json.dumps(request).encode() + b"\n")
@@ -252,7 +248,7 @@ def run_nbgrader_forked(root, args, log_path, timeout=None, env=None):
         reply = zygote_reply(process)
     with open(log_path, encoding="utf-8", errors="replace") as f:
         log = f.read()
-    return (None if timed_out else reply["exit"]), log, reply.get("cpu")
+    return (None if timed_out else reply["exit"]), log
 
 
 def read_tree(folder):
@@ -301,7 +297,7 @@ def template_gradebook(root, assignment, env=None):
         write_tree(scratch, course_files(root, assignment))
         db = os.path.join(scratch, "gradebook.db")
         args = ["generate_assignment", assignment, "--force", f"--CourseDirectory.db_url=sqlite:///{db}"]
-        code, log, _ = run_nbgrader_forked(scratch, args, os.path.join(folder, "nbgrader.log"), env=env)
+        code, log = run_nbgrader_forked(scratch, args, os.path.join(folder, "nbgrader.log"), env=env)
         if code != 0:
             raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{log[-LOG_TAIL_CHARS:]}")
         with open(db, "rb") as f:
@@ -400,15 +396,13 @@ def grade_one(job):
         dict: ``student``, ``assignment``, ``status`` ("ok" or "FAILED"), ``reason`` (why it
         failed, else ""), ``autograded`` ({relative path: bytes} of ``autograded/<s>/<a>/``),
         ``scores`` ({notebook: {grade_id: auto_score}} from the worker's nbgrader run),
-        ``seconds`` (wall), ``cpu_seconds`` (nbgrader, kernel and sandbox together; None when not
-        measured), ``worker`` (host and process id) and ``log`` (the end of nbgrader's log).
+        ``seconds``, ``worker`` (host and process id) and ``log`` (the end of nbgrader's log).
     """
     start = time.perf_counter()
     assignment, student = job["assignment"], job["student"]
     result = {
         "assignment": assignment, "student": student, "status": FAILED, "reason": "", "autograded": {},
-        "scores": {}, "seconds": 0.0, "cpu_seconds": None, "worker": f"{socket.gethostname()}:{os.getpid()}",
-        "log": "",
+        "scores": {}, "seconds": 0.0, "worker": f"{socket.gethostname()}:{os.getpid()}", "log": "",
     }
     with tempfile.TemporaryDirectory(prefix="cnnlab-grade-") as folder:
         scratch = os.path.join(folder, "course")
@@ -420,8 +414,7 @@ def grade_one(job):
         args = ["autograde", assignment, f"--student={student}", "--force", f"--CourseDirectory.db_url=sqlite:///{db}",
                 *job["nbgrader_args"]]
         if job.get("warm", True) and hasattr(os, "fork"):
-            code, log, result["cpu_seconds"] = run_nbgrader_forked(scratch, args, os.path.join(folder, "nbgrader.log"),
-                                                                   job["timeout"], job["env"])
+            code, log = run_nbgrader_forked(scratch, args, os.path.join(folder, "nbgrader.log"), job["timeout"], job["env"])
         else:
             code, log = run_nbgrader(scratch, *args, timeout=job["timeout"], env=job["env"])
         result["log"] = log[-LOG_TAIL_CHARS:]
@@ -545,7 +538,7 @@ def local_results(jobs, workers):
 
 def crashed_result(job, reason):
     return {"assignment": job["assignment"], "student": job["student"], "status": FAILED, "reason": reason,
-            "autograded": {}, "scores": {}, "seconds": 0.0, "cpu_seconds": None, "worker": "", "log": ""}
+            "autograded": {}, "scores": {}, "seconds": 0.0, "worker": "", "log": ""}
 
 
 def dask_results(jobs, scheduler):
@@ -676,13 +669,12 @@ def print_report(report, assignment, out):
     """The summary table: student, autograded score, maximum, status and why a submission FAILED."""
     results, table = report["results"], report["table"]
     width = max([len(r["student"]) for r in results] + [7])
-    lines = [f"{'student':<{width}}  {'score':>6}  {'max':>5}  {'written':>7}  {'seconds':>7}  {'cpu s':>6}  status"]
+    lines = [f"{'student':<{width}}  {'score':>6}  {'max':>5}  {'written':>7}  {'seconds':>7}  status"]
     for r in results:
         row = table[r["student"]]
         status = OK if r["status"] == OK else f"FAILED: {r['reason']} (counts 0; look at it by hand)"
-        cpu = "" if r.get("cpu_seconds") is None else f"{r['cpu_seconds']:.1f}"
         lines.append(f"{r['student']:<{width}}  {row['auto']:6.1f}  {row['auto_max']:5.1f}  "
-                     f"{row['manual_max']:5g} pt  {r['seconds']:7.1f}  {cpu:>6}  {status}")
+                     f"{row['manual_max']:5g} pt  {r['seconds']:7.1f}  {status}")
     n = len(results)
     rate = 60.0 * n / report["wall"] if report["wall"] > 0 else float("nan")
     lines.append(f"{assignment}: {n} submissions, {report['failed']} FAILED, wall time {report['wall']:.1f} s "
