@@ -9,6 +9,10 @@ each solution notebook as different students, and times one ``nbgrader autograde
 call per assignment (the way scripts/grade.py grades a class: one call, many students). Reports
 seconds per submission, nbgrader's start-up included, and checks every copy got full marks.
 Target: at most 10 s per submission on average on 2 cores, leaving out 07 (which trains a CNN).
+
+Each assignment is graded twice, the same batch: in the sandbox (the default) and with
+``CNNLAB_NO_SANDBOX=1`` (kernel outside bubblewrap, same trusted verdict); the difference per
+submission is the overhead of the sandbox.
 """
 
 import argparse
@@ -28,6 +32,21 @@ def load_grade_script():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def autograde_seconds(grade, root, name, sandbox):
+    """Seconds of one `nbgrader autograde name` call, in the sandbox or not."""
+    previous = os.environ.pop("CNNLAB_NO_SANDBOX", None)
+    if not sandbox:
+        os.environ["CNNLAB_NO_SANDBOX"] = "1"
+    try:
+        start = time.perf_counter()
+        grade.nbgrader(root, "autograde", name, "--force", check=False, quiet=True)
+        return time.perf_counter() - start
+    finally:
+        os.environ.pop("CNNLAB_NO_SANDBOX", None)
+        if previous is not None:
+            os.environ["CNNLAB_NO_SANDBOX"] = previous
 
 
 def main(argv=None):
@@ -58,16 +77,16 @@ def main(argv=None):
                 shutil.copy(os.path.join(root, "solutions", name, name + ".ipynb"), target)
 
         print(f"cores: {os.cpu_count()}, python {platform.python_version()}, {args.copies} submissions per assignment")
-        print(f"{'assignment':<26} {'total s':>8} {'s/submission':>13}  full marks")
+        print(f"{'assignment':<26} {'s/sub sandbox':>14} {'s/sub without':>14} {'overhead':>9}  full marks")
         per_submission = {}
         for name in names:
-            start = time.perf_counter()
-            grade.nbgrader(root, "autograde", name, "--force", check=False, quiet=True)
-            elapsed = time.perf_counter() - start
+            unsandboxed = autograde_seconds(grade, root, name, sandbox=False) / args.copies
+            sandboxed = autograde_seconds(grade, root, name, sandbox=True) / args.copies
             table = grade.scores(root, name)
             full = sum(1 for row in table.values() if not row["failed"] and row["auto"] == row["auto_max"])
-            per_submission[name] = elapsed / args.copies
-            print(f"{name:<26} {elapsed:8.1f} {per_submission[name]:13.2f}  {full}/{len(table)}", flush=True)
+            per_submission[name] = sandboxed
+            print(f"{name:<26} {sandboxed:14.2f} {unsandboxed:14.2f} {sandboxed - unsandboxed:+9.2f}  "
+                  f"{full}/{len(table)}", flush=True)
 
     counted = [v for n, v in per_submission.items() if n != "07_train_cnn"]
     if counted:
