@@ -5,7 +5,7 @@ import numpy as np
 
 from cnnlab import reference as ref
 from cnnlab.grading import cases
-from cnnlab.grading.static import NUMPY_FORBIDDEN, TORCH_FORBIDDEN, forbidden_functions
+from cnnlab.grading.static import NUMPY_FORBIDDEN, TORCH_FORBIDDEN, forbidden_functions, forbidden_imports
 
 
 def test_honest_numpy_code_is_not_flagged():
@@ -52,3 +52,10 @@ def test_backward_cases_have_the_shapes_of_the_answer_key():
         out = ref.max_pool2d(case["x"], case["kernel_size"], case["stride"], case["padding"])
         assert case["dout"].shape == out.shape
     assert np.array_equal(cases.conv_cases(seed=1)[0]["x"], cases.conv_cases(seed=1)[0]["x"])  # seeded
+
+
+def test_the_answer_key_imported_under_the_exercise_name_is_flagged():
+    cells = ["from cnnlab.models import VGG\nfrom torch import nn\n", "from cnnlab import grading\n"]
+    found = forbidden_imports(cells, TORCH_FORBIDDEN)
+    assert set(found) == {"VGG", "grading"} and found["VGG"] == ["VGG is cnnlab.models.VGG"]
+    assert forbidden_imports(cells + ["class VGG(nn.Module):\n    pass\n"], TORCH_FORBIDDEN).keys() == {"grading"}

@@ -114,7 +114,8 @@ def grade_notebook(nb, test_sources, records, allow_torch=False, cpu_seconds=Non
     forbidden = static.TORCH_FORBIDDEN if allow_torch else static.NUMPY_FORBIDDEN
     student_sources = [cell.source for cell in nb.cells if cell.cell_type == "code"
                        and cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") not in test_sources]
-    tainted = static.forbidden_functions(student_sources, forbidden)
+    tainted = {**static.forbidden_imports(student_sources, forbidden),
+               **static.forbidden_functions(student_sources, forbidden)}
     grading = trusted.TrustedGrading(records, tainted, forbidden, cpu_seconds=cpu_seconds)
     namespace = trusted.trusted_namespace(grading, allow_torch)
     sandbox_errors = sandbox_errors or {}

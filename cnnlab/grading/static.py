@@ -14,7 +14,7 @@ in a NumPy exercise; the whole answer key always), so an obfuscated import canno
 import ast
 import re
 
-__all__ = ["NUMPY_FORBIDDEN", "TORCH_FORBIDDEN", "forbidden_functions", "matches"]
+__all__ = ["NUMPY_FORBIDDEN", "TORCH_FORBIDDEN", "forbidden_functions", "forbidden_imports", "matches"]
 
 NUMPY_FORBIDDEN = ("cnnlab", "torch", "torchvision", "scipy", "skimage", "sklearn", "cv2", "PIL", "tensorflow", "jax")
 TORCH_FORBIDDEN = ("cnnlab.models", "cnnlab.train", "cnnlab.data", "cnnlab.augment", "cnnlab.numpy_net",
@@ -132,3 +132,31 @@ def forbidden_functions(sources, forbidden):
                 tainted[name] = [f"{name} calls {b}, which uses a forbidden module" for b in bad]
                 changed = True
     return tainted
+
+
+def forbidden_imports(sources, forbidden):
+    """{name: [finding]} of top-level ``from <forbidden> import name`` bindings still in force.
+
+    ``from cnnlab.models import VGG`` hands in the answer key under the exercise's own name.
+
+    Example::
+
+        >>> forbidden_imports(["from cnnlab.models import VGG"], ("cnnlab.models",))
+        {'VGG': ['VGG is cnnlab.models.VGG']}
+    """
+    bound = {}
+    for source in sources:
+        tree = _parse(source)
+        if tree is None:
+            continue
+        for stmt in tree.body:
+            if isinstance(stmt, ast.ImportFrom):
+                for name, path in _imports(stmt):
+                    bound[name] = path
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bound.pop(stmt.name, None)
+            elif isinstance(stmt, ast.Assign):
+                for target in stmt.targets:
+                    if isinstance(target, ast.Name):
+                        bound.pop(target.id, None)
+    return {name: [f"{name} is {path}"] for name, path in bound.items() if matches(path, tuple(forbidden))}

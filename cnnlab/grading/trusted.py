@@ -85,7 +85,6 @@ class TrustedGrading:
     count_params = staticmethod(keys.count_params)
     accuracy_of = staticmethod(keys.accuracy_of)
     reference_vgg_features = staticmethod(keys.reference_vgg_features)
-    fashion_mnist_tensors = staticmethod(keys.fashion_mnist_tensors)
     assert_matches = staticmethod(assert_matches)
     describe = staticmethod(describe)
 
@@ -98,10 +97,14 @@ class TrustedGrading:
         self.cpu_seconds = cpu_seconds
         self._queue = []
         self._sandbox_error = ""
+        self._cell = None
+        self._data_cell = None  # the test cell the training data went into (07)
+        self._trained = False  # a student call in that cell finished (the training ran)
 
     # -- the records of one test cell ---------------------------------------------------------
 
     def begin_cell(self, grade_id, sandbox_error=""):
+        self._cell = grade_id
         cell = self._records.get(grade_id, {})
         self._queue = [cell[k] for k in sorted(cell)]
         self._sandbox_error = sandbox_error
@@ -170,7 +173,15 @@ class TrustedGrading:
         """The recorded result of the student's call (plain data; a model arrives as a ModelSummary)."""
         name = name or getattr(func, "__name__", "your function")
         self._guard(func, name)
-        return self._value(describe_call(name, args, kwargs))
+        value = self._value(describe_call(name, args, kwargs))
+        if self._cell is not None and self._cell == self._data_cell:
+            self._trained = True
+        return value
+
+    def fashion_mnist_tensors(self, train=3000, test=1000):
+        """The grader's own Fashion-MNIST tensors (the held-out labels stay on this side)."""
+        self._data_cell = self._cell
+        return keys.fashion_mnist_tensors(train=train, test=test)
 
     def observe(self, value, label="value"):
         """The value as the student's code left it, recorded in the sandbox."""
@@ -327,6 +338,8 @@ class TrustedGrading:
     def check_cpu_budget(self, budget, cpu_seconds=None):
         """The sandbox's CPU time since the training data was handed in, measured from outside, fits ``budget``."""
         used = self.cpu_seconds
+        if not self._trained:
+            raise MismatchError("the training did not finish, so there is no training time to check")
         if used is None:
             raise MismatchError("no CPU time was measured: the training cell did not run in the sandbox")
         if used > budget:
