@@ -99,7 +99,7 @@ class TrustedGrading:
         self._sandbox_error = ""
         self._cell = None
         self._data_cell = None  # the test cell the training data went into (07)
-        self._trained = False  # a student call in that cell finished (the training ran)
+        self._trained = False  # that cell passed: the training ran and its losses are fine
 
     # -- the records of one test cell ---------------------------------------------------------
 
@@ -108,6 +108,11 @@ class TrustedGrading:
         cell = self._records.get(grade_id, {})
         self._queue = [cell[k] for k in sorted(cell)]
         self._sandbox_error = sandbox_error
+
+    def end_cell(self, passed):
+        """After a test cell: the training counts as done when the cell that got the data passed."""
+        if passed and self._cell is not None and self._cell == self._data_cell:
+            self._trained = True
 
     def _next(self, label):
         if not self._queue:
@@ -173,10 +178,7 @@ class TrustedGrading:
         """The recorded result of the student's call (plain data; a model arrives as a ModelSummary)."""
         name = name or getattr(func, "__name__", "your function")
         self._guard(func, name)
-        value = self._value(describe_call(name, args, kwargs))
-        if self._cell is not None and self._cell == self._data_cell:
-            self._trained = True
-        return value
+        return self._value(describe_call(name, args, kwargs))
 
     def fashion_mnist_tensors(self, train=3000, test=1000):
         """The grader's own Fashion-MNIST tensors (the held-out labels stay on this side)."""
@@ -367,6 +369,7 @@ def run_test_cell(source, namespace, grading, grade_id, sandbox_error=""):
             exec(compile(source, f"<test cell {grade_id}>", "exec"), namespace)  # noqa: S102 - instructor's code
     except Exception as exc:  # noqa: BLE001 - any failure of a test cell costs its points
         error = exc
+    grading.end_cell(error is None)
     outputs = []
     if stdout.getvalue():
         outputs.append({"output_type": "stream", "name": "stdout", "text": stdout.getvalue()[-20_000:]})
