@@ -20,8 +20,9 @@ export PYTHONHASHSEED=0
 start=$(date +%s)
 if ! .venv/bin/jupyter-book build . -W -n --keep-going --builder html "$@"; then
   # Show the saved tracebacks of failed notebooks, so a CI log says which cell broke and why.
-  for report in _build/html/reports/*.err.log; do
-    [ -f "$report" ] && { echo "=== $report"; tail -n 40 "$report"; }
+  # myst-nb keeps the folder structure: book/NN.ipynb's report is reports/book/NN.err.log.
+  find _build/html/reports -name '*.err.log' 2>/dev/null | while read -r report; do
+    echo "=== $report"; tail -n 40 "$report"
   done
   echo "[book] build FAILED (cell error or Sphinx warning, see above)" >&2
   exit 1
