@@ -214,3 +214,12 @@ def shift_cases(seed=0, n=4, channels=(None, 3), max_shift=3):
         dy, dx = (int(v) for v in rng.integers(-max_shift, max_shift + 1, size=2))
         cases.append((random_array(rng, shape), dy, dx))
     return cases
+
+
+def as_case(case):
+    """One test case as ``(args, kwargs)``: a dict is keywords, a tuple or list positional arguments."""
+    if isinstance(case, dict):
+        return (), dict(case)
+    if isinstance(case, tuple) and len(case) == 2 and isinstance(case[0], tuple) and isinstance(case[1], dict):
+        return case
+    return tuple(case) if isinstance(case, (tuple, list)) else (case,), {}

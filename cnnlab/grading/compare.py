@@ -5,6 +5,11 @@ strict on purpose: an array must be exactly ``np.ndarray`` (not a subclass whose
 lie) with the expected shape and dtype before any value is compared.
 """
 
+import contextlib
+import importlib
+import signal
+import threading
+
 import numpy as np
 
 __all__ = ["CheatingError", "MismatchError", "TimeLimitError", "describe", "describe_call", "assert_matches", "to_numpy"]
@@ -140,3 +145,29 @@ def _assert_scalar(actual, expected, name, rtol, atol):
         raise MismatchError(f"{name}: got {actual!r}, expected {expected!r}")
 
 
+def resolve_reference(reference):
+    """The answer-key function named by ``reference`` (``"cnnlab.reference.conv2d"``), or ``reference`` itself."""
+    if isinstance(reference, str):
+        module_name, _, attr = reference.rpartition(".")
+        return getattr(importlib.import_module(module_name), attr)
+    return reference
+
+
+@contextlib.contextmanager
+def time_limit(seconds, what="your function"):
+    """Raise ``TimeLimitError`` inside the block after ``seconds`` (main thread, POSIX only)."""
+    usable = seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise TimeLimitError(f"{what} ran longer than {seconds:g} s; is there an endless loop?")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

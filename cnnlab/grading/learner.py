@@ -26,6 +26,8 @@ import numpy as np
 from . import keys
 from .cases import random_array
 from .compare import CheatingError, MismatchError, TimeLimitError, to_numpy, assert_matches, describe, describe_call
+from .compare import resolve_reference, time_limit  # noqa: F401 - time_limit is public here too
+from .cases import as_case
 from .static import NUMPY_FORBIDDEN, TORCH_FORBIDDEN
 
 # torch entry points replaced by tripwires while a NumPy exercise runs (module attributes; aliases
@@ -293,27 +295,6 @@ def tripwires(forbidden=NUMPY_FORBIDDEN):
             undo()
 
 
-@contextlib.contextmanager
-def time_limit(seconds, what="your function"):
-    """Raise ``TimeLimitError`` inside the block after ``seconds`` (main thread, POSIX only)."""
-    usable = (seconds and hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
-        yield
-        return
-
-    def on_alarm(signum, frame):
-        raise TimeLimitError(f"{what} ran longer than {seconds:g} s; is there an endless loop?")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def _static_check(func, forbidden, name):
     problems = find_forbidden(func, forbidden)
     if problems:
@@ -338,21 +319,6 @@ def call_student(func, *args, forbidden=NUMPY_FORBIDDEN, seconds=10, name=None, 
 # ---------------------------------------------------------------------------------------------
 
 
-def _resolve(reference):
-    if isinstance(reference, str):
-        module_name, _, attr = reference.rpartition(".")
-        return getattr(importlib.import_module(module_name), attr)
-    return reference
-
-
-def _as_case(case):
-    if isinstance(case, dict):
-        return (), dict(case)
-    if isinstance(case, tuple) and len(case) == 2 and isinstance(case[0], tuple) and isinstance(case[1], dict):
-        return case
-    return tuple(case) if isinstance(case, (tuple, list)) else (case,), {}
-
-
 class NotWrittenError(NotImplementedError):
     """The student's function is still the release's ``raise NotImplementedError()`` stub."""
 
@@ -371,12 +337,12 @@ def check(student, reference, cases, name=None, rtol=1e-5, atol=1e-8, check_dtyp
     deep copy of the arguments (so modifying an input in place cannot hide a bug). The first
     mismatch raises ``MismatchError`` naming the case; a forbidden call raises ``CheatingError``.
     """
-    reference = _resolve(reference)
+    reference = resolve_reference(reference)
     name = name or getattr(student, "__name__", None) or reference.__name__
     if not callable(student):
         raise TypeError(f"{name} must be a function, got {type(student).__name__}")
     _static_check(student, forbidden, name)
-    cases = [_as_case(c) for c in cases]
+    cases = [as_case(c) for c in cases]
     for args, kwargs in cases:
         expected = reference(*copy.deepcopy(args), **copy.deepcopy(kwargs))
         label = describe_call(name, args, kwargs)
@@ -525,7 +491,7 @@ def check_model(student, reference, cases, name=None, forbidden=TORCH_FORBIDDEN,
     only the parameter count is compared.
     """
     pytorch = _torch()
-    reference = _resolve(reference)
+    reference = resolve_reference(reference)
     name = name or getattr(student, "__name__", "your model")
     _static_check(student, forbidden, name)
     for case in cases:

@@ -21,6 +21,8 @@ from . import boundary
 from .cases import *  # noqa: F401,F403 - the same seeded inputs as the trusted side
 from .cases import __all__ as _cases_all
 from .compare import CheatingError, MismatchError, TimeLimitError, describe, describe_call  # noqa: F401
+from .compare import time_limit  # noqa: F401 - used by the recorder and public here
+from .cases import as_case
 
 NUMPY_FORBIDDEN = ("cnnlab", "torch", "torchvision", "scipy", "skimage", "sklearn", "cv2", "PIL", "tensorflow", "jax")
 TORCH_FORBIDDEN = ("cnnlab.models", "cnnlab.train", "cnnlab.data", "cnnlab.augment", "cnnlab.numpy_net",
@@ -67,26 +69,6 @@ answers = _Placeholders()
 reference_vgg_features = accuracy_of = count_params = _unavailable
 
 
-@contextlib.contextmanager
-def time_limit(seconds, what="your function"):
-    """Raise ``TimeLimitError`` inside the block after ``seconds`` (main thread, POSIX only)."""
-    usable = seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable:
-        yield
-        return
-
-    def on_alarm(signum, frame):
-        raise TimeLimitError(f"{what} ran longer than {seconds:g} s; is there an endless loop?")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def _save(label, status, value=None, error=None):
     k = next(_counter)
     if not OUTBOX:
@@ -113,19 +95,11 @@ def _run(func, args, kwargs, label, seconds):
     return True, value
 
 
-def _as_case(case):
-    if isinstance(case, dict):
-        return (), dict(case)
-    if isinstance(case, tuple) and len(case) == 2 and isinstance(case[0], tuple) and isinstance(case[1], dict):
-        return case
-    return tuple(case) if isinstance(case, (tuple, list)) else (case,), {}
-
-
 def check(student, reference, cases, name=None, rtol=1e-5, atol=1e-8, check_dtype=True, forbidden=None,
           seconds=10, quiet=False):
     """Call ``student`` on every case (a deep copy each) and record the results."""
     name = name or getattr(student, "__name__", "your function")
-    for args, kwargs in (_as_case(c) for c in cases):
+    for args, kwargs in (as_case(c) for c in cases):
         ok, value = _run(student, copy.deepcopy(args), copy.deepcopy(kwargs), describe_call(name, args, kwargs), seconds)
         if not ok:
             raise value

@@ -23,6 +23,8 @@ from . import cases as case_generators
 from . import keys
 from .boundary import ModelSummary
 from .compare import CheatingError, MismatchError, TimeLimitError, assert_matches, describe, describe_call
+from .compare import resolve_reference
+from .cases import as_case
 from .static import NUMPY_FORBIDDEN, TORCH_FORBIDDEN
 
 __all__ = ["StudentFunction", "TrustedGrading", "run_test_cell"]
@@ -39,21 +41,6 @@ class StudentFunction:
 
     def __repr__(self):
         return f"<student's {self.__name__}>"
-
-
-def _resolve(reference):
-    if isinstance(reference, str):
-        module_name, _, attr = reference.rpartition(".")
-        return getattr(importlib.import_module(module_name), attr)
-    return reference
-
-
-def _as_case(case):
-    if isinstance(case, dict):
-        return (), dict(case)
-    if isinstance(case, tuple) and len(case) == 2 and isinstance(case[0], tuple) and isinstance(case[1], dict):
-        return case
-    return tuple(case) if isinstance(case, (tuple, list)) else (case,), {}
 
 
 def _pair(result, label):
@@ -147,10 +134,10 @@ class TrustedGrading:
     def check(self, student, reference, cases, name=None, rtol=1e-5, atol=1e-8, check_dtype=True,
               forbidden=None, seconds=10, quiet=False):
         """Compare the recorded ``student(*args, **kwargs)`` with ``reference(*args, **kwargs)`` on every case."""
-        reference = _resolve(reference)
+        reference = resolve_reference(reference)
         name = name or getattr(student, "__name__", None) or reference.__name__
         self._guard(student, name)
-        cases = [_as_case(c) for c in cases]
+        cases = [as_case(c) for c in cases]
         for args, kwargs in cases:
             expected = reference(*copy.deepcopy(args), **copy.deepcopy(kwargs))
             label = describe_call(name, args, kwargs)
@@ -272,7 +259,7 @@ class TrustedGrading:
         """Parameter count and output shape of the recorded student models against the reference models."""
         import torch
 
-        reference = _resolve(reference)
+        reference = resolve_reference(reference)
         name = name or getattr(student, "__name__", "your model")
         self._guard(student, name)
         for case in cases:
