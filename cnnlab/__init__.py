@@ -1,36 +1,32 @@
 """cnnlab: convolutional neural networks, from NumPy reference layers to PyTorch.
 
-Submodules
-----------
-The layers (the answer key and its PyTorch twin)
-reference           NumPy layers with forward and backward: conv (dilated, transposed), pool, batch norm, ...
-torch               PyTorch counterparts with the same names, on any device.
-gradcheck           centred finite differences and relative error.
+The package has three tiers. Each tier imports only from the tiers above it in this list.
 
-The library
-models              SimpleCNN, CatsDogsCNN, LeNet, VGG, count_parameters, summary(), activation_bytes().
-data                offline datasets (skimage photos, Fashion-MNIST, digits); CIFAR-10 and Dogs-vs-Cats loaders.
-augment             flips, shifts, crops, noise, rotations, zoom, brightness, contrast (NumPy and batched torch).
-train               fit() with progress bars, schedules and history; evaluate(), predict().
-experiments         multi-seed runs, paired intervals, learning curves.
-numpy_net           a small CNN trained end to end with cnnlab.reference only.
-visualize           feature maps, saliency, Grad-CAM, top patches, activation maximisation.
+1. The layers: the answer key and its PyTorch counterparts
+   reference       NumPy layers, forward and backward, each loop version above the vectorised one:
+                   padding, conv (dilated, transposed), pool, batch norm, activations, dropout, linear, losses.
+   torchops        the same names on torch tensors, on any device, differentiable by autograd.
+   gradcheck       centred finite differences and relative error.
+   checks          argument checks shared by both backends (ValueError / TypeError naming argument and shapes).
 
-What serves the chapters
-course              one module per chapter topic (prose with measured numbers, figures, demos).
-convolution_demos   named kernels, true convolution, dense-vs-conv parameter counts.
-plots, widgets      figures (plots.windows: sliding-window steps) and ipywidgets explorers.
+2. The library
+   models          small_cnn, fashion_cnn, LeNet, SimpleCNN, CatsDogsCNN, VGG; count_parameters, summary, eval_mode.
+   data            offline datasets (skimage photos, Fashion-MNIST, digits); CIFAR-10 and Dogs-vs-Cats loaders.
+   augment         flips, shifts, crops, noise, rotations, zoom, brightness, contrast (NumPy and batched torch).
+   train           fit() with progress bars, schedules and history; evaluate(), predict().
+   visualize       feature maps, saliency, Grad-CAM, receptive fields, top patches, activation maximisation.
+   numpy_net       a small CNN trained end to end with cnnlab.reference only.
+   runtime         the one place that picks the device, seeds generators and reads CNNLAB_* switches.
 
-Grading (its own package)
-grading             nbgrader test-cell helpers for learners, the bubblewrap sandbox, the trusted checker,
-                    parallel and distributed autograding (grading.batch).
+3. What serves the chapters: cnnlab.course
+   One module per chapter topic: prose (numbers in the text), convolution_demos, experiments (multi-seed
+   runs, paired intervals, learning curves), plots, widgets, and the figures and demos of single chapters.
 
-Note: this file must not use PyTorch under the name ``torch``: once
-``cnnlab.torch`` is imported, ``torch`` inside this package namespace is that
-submodule. ``device()`` therefore imports PyTorch lazily under another name.
+Grading is its own package, cnnlab.grading: learner-side checks, the bubblewrap sandbox, the trusted
+checker, and parallel and distributed autograding.
 """
 
-from cnnlab._device import device, seed_everything
+from cnnlab.runtime import device, seed_everything
 
 __version__ = "0.1.0"
 __all__ = ["device", "seed_everything", "__version__"]

@@ -26,22 +26,12 @@ a batch of grey images (N, H, W) otherwise.
 import math
 
 import numpy as np
+from cnnlab.checks import as_rng
 
 FILL_MODES = ("nearest", "constant")
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _as_rng(rng):
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None:
-        # Draw the seed from NumPy's global generator so cnnlab.seed_everything() makes this repeatable.
-        return np.random.default_rng(np.random.randint(0, 2**31 - 1))
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a np.random.Generator, an int seed or None, got {type(rng).__name__}")
 
 
 def _to_batch(img):
@@ -179,7 +169,7 @@ def _batch_size(img):
 
 def random_flip(img, rng=None, horizontal=True):
     """Mirror each image with probability 1/2 (left-right, or top-bottom if ``horizontal=False``)."""
-    rng = _as_rng(rng)
+    rng = as_rng(rng)
     batch, restore = _to_batch(img)
     axis = 2 if horizontal else 1
     flips = rng.random(batch.shape[0]) < 0.5
@@ -196,7 +186,7 @@ def random_shift(img, max_shift, rng=None, fill="nearest"):
     is a whole number of pixels and shifts are random integers in that range.
     """
     max_shift = _check_nonneg("max_shift", max_shift)
-    rng = _as_rng(rng)
+    rng = as_rng(rng)
     batch, _ = _to_batch(img)
     n, h, w, _ = batch.shape
     if max_shift < 1:
@@ -213,7 +203,7 @@ def random_shift(img, max_shift, rng=None, fill="nearest"):
 def random_rotation(img, max_degrees, rng=None, fill="nearest"):
     """Rotate each image by an angle drawn uniformly from [-max_degrees, max_degrees]."""
     max_degrees = _check_nonneg("max_degrees", max_degrees, upper=360)
-    rng = _as_rng(rng)
+    rng = as_rng(rng)
     n = _batch_size(img)
     degrees = rng.uniform(-max_degrees, max_degrees, n or 1)
     return warp(img, degrees=degrees[0] if n is None else degrees, fill=fill)
@@ -222,7 +212,7 @@ def random_rotation(img, max_degrees, rng=None, fill="nearest"):
 def random_zoom(img, max_zoom, rng=None, fill="nearest"):
     """Zoom each image by a factor drawn uniformly from [1 - max_zoom, 1 + max_zoom]."""
     max_zoom = _check_nonneg("max_zoom", max_zoom, upper=1)
-    rng = _as_rng(rng)
+    rng = as_rng(rng)
     n = _batch_size(img)
     factors = rng.uniform(1 - max_zoom, 1 + max_zoom, n or 1)
     return warp(img, zoom=factors[0] if n is None else factors, fill=fill)
@@ -311,7 +301,7 @@ class Augmenter:
 
     def __call__(self, batch, rng=None):
         """Augment a NumPy batch NHWC or NHW (a single HWC / HW image also works)."""
-        rng = _as_rng(rng)
+        rng = as_rng(rng)
         single = _batch_size(batch) is None
         images = np.asarray(batch)
         if single:
@@ -452,7 +442,7 @@ class RandomCrop:
 
     def __call__(self, batch, rng=None):
         """Crop a NumPy batch (N, H, W) or (N, H, W, C); the loop version of ``torch``."""
-        rng = _as_rng(rng)
+        rng = as_rng(rng)
         images = np.asarray(batch)
         if images.ndim not in (3, 4):
             raise ValueError(f"batch must be (N, H, W) or (N, H, W, C), got shape {images.shape}")

@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+from cnnlab.checks import as_rng, positive_int
 
 FASHION_MNIST_CLASSES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -58,9 +59,7 @@ _FASHION_FILES = {
 def _check_limit(limit):
     if limit is None:
         return None
-    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
-        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
-    return int(limit)
+    return positive_int(limit, "limit")
 
 
 def _open_maybe_gzip(path):
@@ -364,14 +363,6 @@ def load_dogs_vs_cats(root=None, image_size=150, limit=None, split=None, progres
 # ------------------------------------------------------------- small helpers
 
 
-def _as_rng(rng):
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a np.random.Generator, an int seed or None, got {type(rng).__name__}")
-
-
 def balanced_subset(labels, per_class, rng=None):
     """Indices of ``per_class`` random examples of every class in ``labels``, shuffled together.
 
@@ -383,7 +374,7 @@ def balanced_subset(labels, per_class, rng=None):
         raise ValueError(f"labels must be 1-D, got shape {labels.shape}")
     if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 1:
         raise ValueError(f"per_class must be a positive integer, got {per_class!r}")
-    rng = _as_rng(rng)
+    rng = as_rng(rng)
     chosen = []
     for cls in np.unique(labels):
         members = np.flatnonzero(labels == cls)

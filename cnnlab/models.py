@@ -3,6 +3,9 @@
 - :class:`LeNet`: LeNet-5 as d2l builds it (28x28 Fashion-MNIST, padding 2), sigmoid or ReLU, optional batch norm.
 - :class:`SimpleCNN`: the 3-conv-layer network of the TensorFlow CNN tutorial (lecture notes, seed 001).
 - :class:`CatsDogsCNN`: the Dogs-vs-Cats network from Chollet's book (lecture notes, seed 003).
+- :func:`small_cnn`: Conv-Pool-Conv-Pool-Dense-Dense, seed 003's network at 28x28, optional dropout; with
+  dropout 0 it is also the PyTorch twin of ``cnnlab.numpy_net.NumpyCNN``.
+- :func:`fashion_cnn`: the wider batch-normalised network that chapter 8 trains on all 60,000 images.
 - :class:`VGG`: Simonyan and Zisserman's VGG family, layer for layer as torchvision builds it,
   with the widths and the classifier size as arguments so a narrow VGG-style net trains in seconds.
 
@@ -12,17 +15,22 @@ forward hooks (``summary``, ``cnnlab.visualize``) see one layer per row. Activat
 in-place, so a hook on a convolution keeps its output even after the ReLU has run.
 
 The flatten size of each model is computed from ``image_size`` with the output-size formula
-``floor((n + 2p - k) / s) + 1`` (:func:`cnnlab.torch.output_size`), never by trial forward passes.
+``floor((n + 2p - k) / s) + 1`` (:func:`cnnlab.torchops.output_size`), never by trial forward passes.
 """
 
+import contextlib
 from collections import OrderedDict
 
 import torch
 from torch import nn
 
-from cnnlab.torch.padding import output_size
+from cnnlab.torchops.padding import output_size
+from cnnlab.checks import positive_int
 
 __all__ = [
+    "eval_mode",
+    "small_cnn",
+    "fashion_cnn",
     "LeNet",
     "SimpleCNN",
     "CatsDogsCNN",
@@ -40,14 +48,6 @@ __all__ = [
     "activation_bytes",
     "IN_PLACE_OR_VIEW",
 ]
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
 
 
 def _size_after(image_size, steps, model_name):
@@ -80,6 +80,108 @@ def _check_images(model, x, in_channels, image_size=None):
         )
 
 
+@contextlib.contextmanager
+def eval_mode(model):
+    """Switch off dropout and freeze batch-norm statistics inside the block, then restore each module's flag.
+
+    Example:
+        >>> net = small_cnn(dropout=0.5)
+        >>> with eval_mode(net):
+        ...     net.training
+        False
+        >>> net.training
+        True
+    """
+    flags = {module: module.training for module in model.modules()}
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, flag in flags.items():
+            module.train(flag)
+
+
+def small_cnn(dropout=0.0, channels=(16, 32), hidden=64, num_classes=10, in_channels=1, image_size=28):
+    """Conv-Pool-Conv-Pool-Flatten-Dense-Dense, the shape of seed 003's network, scaled to 28x28 images.
+
+    ``conv(3x3, same) -> ReLU -> maxpool 2`` twice, then ``Dropout(p) -> Linear(hidden) -> ReLU -> Dropout(p)
+    -> Linear(num_classes)``. The dropout layers are always there (``p=0`` makes them the identity), so
+    networks with and without dropout have the same layers and, from the same seed, the same initial weights.
+
+    Shapes: (N, in_channels, image_size, image_size) -> (N, num_classes). Layer names: conv1, relu1, pool1,
+    conv2, relu2, pool2, flatten, drop1, fc1, relu3, drop2, fc2.
+    """
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+    if len(channels) != 2:
+        raise ValueError(f"channels must hold two counts (first conv, second conv), got {channels!r}")
+    first, second = (positive_int(c, "channels") for c in channels)
+    hidden = positive_int(hidden, "hidden")
+    image_size = positive_int(image_size, "image_size")
+    if image_size < 4:
+        raise ValueError(f"image_size must be at least 4 to survive two 2x2 pools, got {image_size}")
+    pooled = image_size // 4
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("conv1", nn.Conv2d(in_channels, first, 3, padding=1)),
+                ("relu1", nn.ReLU()),
+                ("pool1", nn.MaxPool2d(2)),
+                ("conv2", nn.Conv2d(first, second, 3, padding=1)),
+                ("relu2", nn.ReLU()),
+                ("pool2", nn.MaxPool2d(2)),
+                ("flatten", nn.Flatten()),
+                ("drop1", nn.Dropout(dropout)),
+                ("fc1", nn.Linear(second * pooled * pooled, hidden)),
+                ("relu3", nn.ReLU()),
+                ("drop2", nn.Dropout(dropout)),
+                ("fc2", nn.Linear(hidden, num_classes)),
+            ]
+        )
+    )
+
+
+def fashion_cnn(channels=(16, 32), hidden=128, dropout=0.3, num_classes=10):
+    """Chapter 8's full-data network: two conv 3x3 + batch norm + ReLU + 2x2 max-pool blocks, two dense layers.
+
+    ``conv1 -> bn1 -> relu1 -> pool1 -> conv2 -> bn2 -> relu2 -> pool2 -> flatten -> drop1 -> fc1 -> relu3
+    -> drop2 -> fc2``. Batch normalisation (``nn.BatchNorm2d``) after each convolution lets a large learning
+    rate train it in a few epochs.
+
+    Shape:
+        input ``(N, 1, 28, 28)`` -> logits ``(N, num_classes)``; ``fc1`` sees ``channels[1] * 7 * 7`` features
+        (28 -> 14 -> 7 after the two pools; "same" 3x3 convolutions keep the size).
+
+    Example:
+        >>> fashion_cnn()(torch.zeros(2, 1, 28, 28)).shape
+        torch.Size([2, 10])
+    """
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+    if len(channels) != 2:
+        raise ValueError(f"channels must hold two counts (first conv, second conv), got {channels!r}")
+    first, second = (positive_int(c, "channels") for c in channels)
+    hidden = positive_int(hidden, "hidden")
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("conv1", nn.Conv2d(1, first, 3, padding=1)),
+                ("bn1", nn.BatchNorm2d(first)),
+                ("relu1", nn.ReLU()),
+                ("pool1", nn.MaxPool2d(2)),
+                ("conv2", nn.Conv2d(first, second, 3, padding=1)),
+                ("bn2", nn.BatchNorm2d(second)),
+                ("relu2", nn.ReLU()),
+                ("pool2", nn.MaxPool2d(2)),
+                ("flatten", nn.Flatten()),
+                ("drop1", nn.Dropout(dropout)),
+                ("fc1", nn.Linear(second * 7 * 7, hidden)),
+                ("relu3", nn.ReLU()),
+                ("drop2", nn.Dropout(dropout)),
+                ("fc2", nn.Linear(hidden, positive_int(num_classes, "num_classes"))),
+            ]
+        )
+    )
 class LeNet(nn.Sequential):
     """LeNet-5 (LeCun et al. 1998) as d2l builds it: two 5x5 convolutions with average pooling, three dense layers.
 
@@ -114,9 +216,9 @@ class LeNet(nn.Sequential):
     ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU}
 
     def __init__(self, num_classes=10, activation="sigmoid", batch_norm=False, in_channels=1, image_size=28):
-        _check_positive_int(num_classes, "num_classes")
-        _check_positive_int(in_channels, "in_channels")
-        _check_positive_int(image_size, "image_size")
+        positive_int(num_classes, "num_classes")
+        positive_int(in_channels, "in_channels")
+        positive_int(image_size, "image_size")
         if activation not in self.ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(self.ACTIVATIONS)}, got {activation!r}")
         if not isinstance(batch_norm, bool):
@@ -161,9 +263,9 @@ class SimpleCNN(nn.Sequential):
     """
 
     def __init__(self, num_classes=10, in_channels=3, image_size=32):
-        _check_positive_int(num_classes, "num_classes")
-        _check_positive_int(in_channels, "in_channels")
-        _check_positive_int(image_size, "image_size")
+        positive_int(num_classes, "num_classes")
+        positive_int(in_channels, "in_channels")
+        positive_int(image_size, "image_size")
         conv, pool = (3, 1, 0), (2, 2, 0)
         size = _size_after(image_size, [conv, pool, conv, pool, conv], "SimpleCNN")
         super().__init__(
@@ -211,8 +313,8 @@ class CatsDogsCNN(nn.Sequential):
     def __init__(self, padding="same", in_channels=3, image_size=150):
         if padding not in ("same", "valid"):
             raise ValueError(f'padding must be "same" or "valid", got {padding!r}')
-        _check_positive_int(in_channels, "in_channels")
-        _check_positive_int(image_size, "image_size")
+        positive_int(in_channels, "in_channels")
+        positive_int(image_size, "image_size")
         widths = (32, 64, 128, 128)
         layers = []
         channels = in_channels
@@ -305,10 +407,10 @@ class VGG(nn.Module):
     ):
         super().__init__()
         cfg = _check_cfg(cfg)
-        _check_positive_int(num_classes, "num_classes")
-        _check_positive_int(in_channels, "in_channels")
-        _check_positive_int(image_size, "image_size")
-        _check_positive_int(hidden, "hidden")
+        positive_int(num_classes, "num_classes")
+        positive_int(in_channels, "in_channels")
+        positive_int(image_size, "image_size")
+        positive_int(hidden, "hidden")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
         if not any(item != "M" for item in cfg):
@@ -591,10 +693,8 @@ def summary(model, input_shape, device=None):
         )
 
     handles = [module.register_forward_hook(record) for module in names]
-    was_training = model.training
     try:
-        model.eval()
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             model(torch.zeros((1,) + input_shape, device=device, dtype=dtype))
     except RuntimeError as error:  # e.g. a shape mismatch deep inside: say which argument caused it
         raise ValueError(
@@ -603,7 +703,6 @@ def summary(model, input_shape, device=None):
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
     return Summary(
         type(model).__name__,
         input_shape,

@@ -29,6 +29,7 @@ import contextlib
 import numpy as np
 from tqdm.auto import tqdm
 
+from cnnlab.checks import positive_int
 from cnnlab.reference import (
     conv2d,
     conv2d_backward,
@@ -88,10 +89,11 @@ class NumpyCNN:
                  hidden=64, seed=0, dtype=np.float32):
         for name, value in (("in_channels", in_channels), ("num_classes", num_classes),
                             ("image_size", image_size), ("hidden", hidden)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if len(channels) != 2 or any(int(c) < 1 for c in channels):
+            positive_int(value, name)
+        if len(channels) != 2:
             raise ValueError(f"channels must be two positive ints (F1, F2), got {channels!r}")
+        for c in channels:
+            positive_int(c, "channels")
         size_after_pools = image_size // self.pool_size // self.pool_size
         if size_after_pools < 1:
             raise ValueError(f"image_size={image_size} is too small for two 2x2 poolings (needs >= 4)")
@@ -119,7 +121,7 @@ class NumpyCNN:
             "fc2.bias": np.zeros(num_classes, self.dtype),
         }
         self._velocity = {name: np.zeros_like(p) for name, p in self.params.items()}
-        self._cache = None
+        self.cache = None
 
     def __repr__(self):
         return (f"NumpyCNN(in_channels={self.in_channels}, num_classes={self.num_classes}, "
@@ -143,7 +145,7 @@ class NumpyCNN:
     def forward(self, x):
         """Logits ``(N, num_classes)`` for images ``x (N, C, S, S)``.
 
-        Keeps every intermediate the backward pass needs in ``self._cache``.
+        Keeps every intermediate the backward pass needs in ``self.cache``.
         """
         x = self._check_input(x)
         p = self.params
@@ -158,7 +160,7 @@ class NumpyCNN:
         cache["fc1"] = linear(cache["flat"], p["fc1.weight"], p["fc1.bias"])
         cache["relu3"] = relu(cache["fc1"])
         cache["logits"] = logits = linear(cache["relu3"], p["fc2.weight"], p["fc2.bias"])
-        self._cache = cache
+        self.cache = cache
         return logits
 
     __call__ = forward
@@ -169,9 +171,9 @@ class NumpyCNN:
         Must follow a ``forward`` call; walks the layers of ``forward`` in reverse.
         Returns a dict with the keys and shapes of ``params``.
         """
-        if self._cache is None:
+        if self.cache is None:
             raise RuntimeError("call forward(x) before backward(dlogits)")
-        c, p, grads = self._cache, self.params, {}
+        c, p, grads = self.cache, self.params, {}
         d, grads["fc2.weight"], grads["fc2.bias"] = linear_backward(dlogits, c["relu3"], p["fc2.weight"])
         d = relu_backward(d, c["fc1"])
         d, grads["fc1.weight"], grads["fc1.bias"] = linear_backward(d, c["flat"], p["fc1.weight"])
@@ -215,7 +217,7 @@ class NumpyCNN:
         x = self._check_input(x)
         with _single_blas_thread():
             batches = [self.forward(x[i:i + batch_size]).argmax(axis=1) for i in range(0, len(x), batch_size)]
-        self._cache = None
+        self.cache = None
         return np.concatenate(batches) if batches else np.zeros(0, dtype=np.int64)
 
     def evaluate(self, x, y, batch_size=256):
@@ -229,39 +231,27 @@ class NumpyCNN:
                 batch_loss, _ = softmax_cross_entropy(logits, y[i:i + batch_size])
                 total_loss += float(batch_loss) * len(logits)
                 correct += int((logits.argmax(axis=1) == y[i:i + batch_size]).sum())
-        self._cache = None
+        self.cache = None
         return total_loss / max(len(x), 1), correct / max(len(x), 1)
 
     def to_torch(self):
         """The same network as a ``torch.nn.Sequential`` holding copies of these weights.
 
-        Layer order: Conv2d, ReLU, MaxPool2d, Conv2d, ReLU, MaxPool2d, Flatten, Linear, ReLU, Linear
-        (``torch_twin``); ``params`` maps onto its conv and linear layers in order. The twin has
+        The architecture is ``cnnlab.models.small_cnn`` with dropout 0 (its dropout layers are then the
+        identity); ``params`` maps onto its conv and linear layers in order. The twin has
         this model's dtype (float32 or float64) and lives on the CPU; move it with ``.to(device)``.
         """
         import torch  # lazy: the NumPy network itself never needs PyTorch
 
-        model = torch_twin(self.in_channels, self.num_classes, self.image_size, self.channels, self.hidden)
+        from cnnlab.models import small_cnn
+
+        model = small_cnn(dropout=0.0, channels=self.channels, hidden=self.hidden, num_classes=self.num_classes,
+                          in_channels=self.in_channels, image_size=self.image_size)
         model = model.to(getattr(torch, self.dtype.name))
         with torch.no_grad():
             for name, param in zip(PARAM_NAMES, _torch_params(model)):
                 param.copy_(torch.from_numpy(self.params[name]))
         return model
-
-
-def torch_twin(in_channels=1, num_classes=10, image_size=28, channels=(8, 16), hidden=64):
-    """A fresh ``torch.nn.Sequential`` with exactly the architecture of ``NumpyCNN``."""
-    from torch import nn
-
-    f1, f2 = channels
-    size = image_size // 2 // 2
-    return nn.Sequential(
-        nn.Conv2d(in_channels, f1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(f1, f2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(f2 * size * size, hidden), nn.ReLU(),
-        nn.Linear(hidden, num_classes),
-    )
 
 
 def _torch_params(model):
@@ -328,7 +318,7 @@ def train_numpy(model, X, y, X_val=None, y_val=None, epochs=3, lr=0.05, batch_si
             for start in range(0, len(X), batch_size):
                 idx = order[start:start + batch_size]
                 loss, grads = model.loss(X[idx], y[idx])
-                logits = model._cache["logits"]  # from the forward pass inside loss(), before the update
+                logits = model.cache["logits"]  # from the forward pass inside loss(), before the update
                 correct += int((logits.argmax(axis=1) == y[idx]).sum())
                 loss_sum += loss * len(idx)
                 model.step(grads, lr, momentum)
@@ -341,5 +331,5 @@ def train_numpy(model, X, y, X_val=None, y_val=None, epochs=3, lr=0.05, batch_si
                 history["val_loss"].append(val_loss)
                 history["val_acc"].append(val_acc)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{history['loss'][-1]:.3f}", val_acc=f"{val_acc:.3f}")
-    model._cache = None
+    model.cache = None
     return history

@@ -13,14 +13,14 @@ It does what Keras' ``model.fit`` does in the lecture notes, in plain PyTorch:
   dropout and augmentation on) and on the validation set (model in eval mode).
 """
 
-import os
 import time
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from cnnlab._device import device as default_device, seed_everything
+from cnnlab.models import eval_mode
+from cnnlab.runtime import device as default_device, seed_everything, static_mode
 from cnnlab.data import images_to_nchw_float
 
 METRICS = ("loss", "acc", "val_loss", "val_acc")
@@ -221,7 +221,7 @@ def fit(model, train, val=None, epochs=5, lr=1e-3, batch_size=64, optimizer="ada
     augment_gen = torch.Generator().manual_seed(seed + 1)
     history = History()
 
-    static = os.environ.get("CNNLAB_STATIC_WIDGETS") == "1"
+    static = static_mode()
     bar = tqdm(total=epochs * len(train_batches), unit="batch", disable=not progress or static, leave=True)
     try:
         for epoch in range(1, epochs + 1):
@@ -263,18 +263,13 @@ def fit(model, train, val=None, epochs=5, lr=1e-3, batch_size=64, optimizer="ada
 
 
 def _evaluate_batches(model, batches, device, loss_fn=None):
-    was_training = model.training
-    model.eval()
     total_loss, total_correct = 0.0, 0
-    try:
-        with torch.no_grad():
-            for xb, yb in batches.iterate():
-                xb, yb = xb.to(device), yb.to(device)
-                batch_loss, correct = _loss_and_correct(model(xb), yb, loss_fn)
-                total_loss += float(batch_loss) * len(yb)
-                total_correct += correct
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad():
+        for xb, yb in batches.iterate():
+            xb, yb = xb.to(device), yb.to(device)
+            batch_loss, correct = _loss_and_correct(model(xb), yb, loss_fn)
+            total_loss += float(batch_loss) * len(yb)
+            total_correct += correct
     return total_loss / batches.n, total_correct / batches.n
 
 
@@ -297,13 +292,8 @@ def predict(model, images, batch_size=256, device=None):
     else:
         n = len(images) if getattr(images, "ndim", 1) else 0
         batches = _Batches((images, torch.zeros(n, dtype=torch.long)), batch_size, "images")
-    was_training = model.training
-    model.eval()
     outputs = []
-    try:
-        with torch.no_grad():
-            for xb, _ in batches.iterate():
-                outputs.append(model(xb.to(device)).cpu())
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad():
+        for xb, _ in batches.iterate():
+            outputs.append(model(xb.to(device)).cpu())
     return torch.cat(outputs).numpy()

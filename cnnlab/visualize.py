@@ -31,11 +31,12 @@ saliency      -> (H, W) or (N, H, W) with ``reduce="max"``; (C, H, W) / (N, C, H
 grad_cam      -> (H, W) or (N, H, W) when ``upsample=True``; else the layer's (H_l, W_l) grid
 """
 
-from contextlib import contextmanager
 
 import numpy as np
 import torch as pytorch
 import torch.nn.functional as F
+
+from cnnlab.models import eval_mode
 
 __all__ = [
     "feature_maps",
@@ -107,18 +108,6 @@ def resolve_layer(model, layer):
     raise TypeError(f"layer must be a module name (str) or an nn.Module, got {type(layer).__name__}")
 
 
-@contextmanager
-def _eval_mode(model):
-    """Switch off dropout and freeze batch-norm statistics, then restore each module's flag."""
-    flags = {module: module.training for module in model.modules()}
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, flag in flags.items():
-            module.train(flag)
-
-
 def _targets(target, scores, name="target"):
     """Turn an int or a sequence of N ints into a LongTensor of class indices, checked against scores (N, K)."""
     n, num_classes = scores.shape[0], scores.shape[1]
@@ -186,7 +175,7 @@ def feature_maps(model, x, layer_names):
             recorded[name] = output.detach().clone()
         handles.append(module.register_forward_hook(hook))
     try:
-        with _eval_mode(model), pytorch.no_grad():
+        with eval_mode(model), pytorch.no_grad():
             model(batch)
     finally:
         for handle in handles:
@@ -221,7 +210,7 @@ def saliency(model, x, target, reduce="max"):
         raise ValueError(f"reduce must be 'max' or None, got {reduce!r}")
     batch, single = _as_batch(x, model)
     batch = batch.clone().requires_grad_(True)
-    with _eval_mode(model), pytorch.enable_grad():
+    with eval_mode(model), pytorch.enable_grad():
         scores = _class_scores(model, batch)
         indices = _targets(target, scores)
         # images do not interact in eval mode, so one backward of the summed scores gives every image's gradient
@@ -272,7 +261,7 @@ def grad_cam(model, x, target, layer, upsample=True, normalize=True):
 
     handle = module.register_forward_hook(hook)
     try:
-        with _eval_mode(model), pytorch.enable_grad():
+        with eval_mode(model), pytorch.enable_grad():
             scores = _class_scores(model, batch.requires_grad_(True))
             indices = _targets(target, scores)
             chosen = scores.gather(1, indices[:, None]).sum()
@@ -535,7 +524,7 @@ def maximize_activation(model, layer, channel, input_shape, steps=200, lr=0.1, l
         return value - l2 * (x**2).sum()
 
     try:
-        with _eval_mode(model), pytorch.enable_grad():
+        with eval_mode(model), pytorch.enable_grad():
             history = _ascend(objective, x, steps, lr)
     finally:
         handle.remove()
@@ -567,7 +556,7 @@ def class_model(model, target, input_shape, steps=200, lr=0.1, l2=1e-2, seed=0):
         index = _targets(target, scores)
         return scores[0, index[0]] - l2 * (x**2).sum()
 
-    with _eval_mode(model), pytorch.enable_grad():
+    with eval_mode(model), pytorch.enable_grad():
         history = _ascend(objective, x, steps, lr)
     return x.detach()[0].cpu().numpy().astype(np.float32), history
 

@@ -1,4 +1,4 @@
-"""Batch normalisation: cnnlab.reference and cnnlab.torch against torch.nn.functional.batch_norm
+"""Batch normalisation: cnnlab.reference and cnnlab.torchops against torch.nn.functional.batch_norm
 (forward, running statistics, evaluation mode), autograd and finite differences; loop versions
 against the vectorised ones; bad arguments."""
 
@@ -8,7 +8,7 @@ import torch
 
 import cnnlab
 from cnnlab import reference as R
-from cnnlab import torch as ct
+from cnnlab import torchops as ct
 from cnnlab.gradcheck import numerical_gradient, rel_error
 
 F = torch.nn.functional
@@ -79,7 +79,7 @@ def test_backward_matches_autograd_of_torch(seed):
         np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-7, atol=1e-10)
         np.testing.assert_allclose(dgamma, gt.grad.numpy(), rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(dbeta, bt.grad.numpy(), rtol=1e-10, atol=1e-12)
-    # cnnlab.torch's autograd gradients agree too
+    # cnnlab.torchops's autograd gradients agree too
     xc, gc, bc = t(x, True), t(gamma, True), t(beta, True)
     ct.batch_norm2d(xc, gc, bc, training=True, eps=eps).backward(t(dout))
     torch.testing.assert_close(xc.grad, xt.grad, rtol=1e-7, atol=1e-10)

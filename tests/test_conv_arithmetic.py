@@ -1,10 +1,10 @@
-"""Dilated and transposed convolution (cnnlab.reference and cnnlab.torch) against torch.nn.functional,
+"""Dilated and transposed convolution (cnnlab.reference and cnnlab.torchops) against torch.nn.functional,
 finite differences and the adjoint identity with conv2d_backward; bad input."""
 
 import numpy as np
 import pytest
 
-import cnnlab.torch as ct
+import cnnlab.torchops as ct
 from cnnlab import reference as R
 from cnnlab.course.conv_arithmetic import dilated_taps, overlap_counts
 from cnnlab.course.conv_cost import block_cost, bottleneck_block, conv_cost, measured_macs, plain_block, torch_block

@@ -1,4 +1,4 @@
-"""Tests for cnnlab.convolution_demos (the helpers behind book chapters 2-4).
+"""Tests for cnnlab.course.convolution_demos (the helpers behind book chapters 2-4).
 
 Checked against SciPy, PyTorch's layers and hand counts, never against the helpers themselves.
 """
@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnlab import convolution_demos as demos
+from cnnlab.course import convolution_demos as demos
 from cnnlab.reference import conv as ref_conv
 
 

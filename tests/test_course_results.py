@@ -17,7 +17,7 @@ from cnnlab.course.classification import (
     show_mistakes,
 )
 from cnnlab.course.evidence import plot_learning_curve, plot_paired, verdict
-from cnnlab.experiments import learning_curve, paired_interval
+from cnnlab.course.experiments import learning_curve, paired_interval
 
 
 def test_confusion_matrix_matches_loop_and_sklearn_on_random_labels():

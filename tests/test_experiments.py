@@ -1,19 +1,19 @@
-"""cnnlab.experiments: the data, model and bookkeeping behind the dropout / augmentation / VGG chapters."""
+"""cnnlab.course.experiments: the data, model and bookkeeping behind the dropout / augmentation / VGG chapters."""
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from cnnlab.experiments import (
+from cnnlab.course.experiments import (
     compare_training,
     eval_accuracies,
     fashion_subsets,
     generalization_gap,
     receptive_field,
-    small_cnn,
     tail_mean,
 )
+from cnnlab.models import small_cnn
 
 
 def fashion_available():

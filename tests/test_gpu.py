@@ -1,4 +1,4 @@
-"""A learner with a GPU: training and the cnnlab.torch ops on CUDA, and no hard-coded .cuda().
+"""A learner with a GPU: training and the cnnlab.torchops ops on CUDA, and no hard-coded .cuda().
 
 The CUDA tests are marked ``gpu`` and skip cleanly without a CUDA device (CI has none); on a GPU
 machine plain ``pytest`` runs them. The static check that no chapter, exercise or module calls
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import cnnlab
-from cnnlab import torch as ct
+from cnnlab import torchops as ct
 from cnnlab.data import load_digits
 from cnnlab.train import fit
 
@@ -41,7 +41,7 @@ def sources():
             if cell["cell_type"] == "code":
                 yield f"{path.relative_to(ROOT)} cell {i}", "".join(cell["source"])
     for path in sorted((ROOT / "cnnlab").rglob("*.py")):
-        if path.name == "_device.py":
+        if path.name == "runtime.py":
             continue  # cnnlab.device() itself: the one place that names "cuda"
         # Docstrings and comments may say ".cuda()" (to say it is not used); code may not.
         code = "\n".join(line.split("#")[0] for line in path.read_text(encoding="utf-8").splitlines())

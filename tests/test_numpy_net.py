@@ -7,7 +7,8 @@ import torch.nn.functional as F
 
 from cnnlab.data import load_digits
 from cnnlab.gradcheck import numerical_gradient, rel_error
-from cnnlab.numpy_net import PARAM_NAMES, NumpyCNN, torch_twin, train_numpy
+from cnnlab.models import small_cnn
+from cnnlab.numpy_net import PARAM_NAMES, NumpyCNN, train_numpy
 
 
 def tiny_net(image_size=6, seed=0):
@@ -40,8 +41,8 @@ def test_every_gradient_matches_finite_differences(image_size):
 
 
 def copy_to_twin(model, dtype=torch.float64):
-    twin = torch_twin(model.in_channels, model.num_classes, model.image_size, model.channels,
-                      model.hidden).to(dtype)
+    twin = small_cnn(channels=model.channels, hidden=model.hidden, num_classes=model.num_classes,
+                     in_channels=model.in_channels, image_size=model.image_size).to(dtype)
     layers = [m for m in twin if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
     tensors = [t for layer in layers for t in (layer.weight, layer.bias)]
     with torch.no_grad():

@@ -1,4 +1,4 @@
-"""cnnlab.plots, cnnlab.plots.windows and cnnlab.widgets draw what they claim (numbers in cells, shapes)."""
+"""cnnlab.course.plots, cnnlab.course.plots.windows and cnnlab.course.widgets draw what they claim (numbers in cells, shapes)."""
 
 import matplotlib
 
@@ -10,8 +10,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from cnnlab import plots, reference, widgets  # noqa: E402
-from cnnlab.plots import windows  # noqa: E402
+from cnnlab import reference  # noqa: E402
+from cnnlab.course import plots, widgets  # noqa: E402
+from cnnlab.course.plots import windows  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from cnnlab import reference as R
-from cnnlab._validate import conv_geometry
+from cnnlab.checks import conv_geometry
 from cnnlab.gradcheck import rel_error
 
 torch = pytest.importorskip("torch")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cnnlab import reference as R
-from cnnlab._validate import conv_geometry, output_size, pair, pool_geometry
+from cnnlab.checks import conv_geometry, output_size, pair, pool_geometry
 
 x4 = np.zeros((2, 3, 8, 8))
 w4 = np.zeros((4, 3, 3, 3))

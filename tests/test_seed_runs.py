@@ -1,4 +1,4 @@
-"""cnnlab.experiments' multi-seed harness: paired t-intervals, run_seeds, learning_curve, fashion_cnn."""
+"""cnnlab.course.experiments' multi-seed harness: paired t-intervals, run_seeds, learning_curve, fashion_cnn."""
 
 import matplotlib
 
@@ -10,7 +10,8 @@ import torch
 from scipy import stats
 from torch import nn
 
-from cnnlab.experiments import SeedRuns, fashion_cnn, learning_curve, paired_interval, run_seeds
+from cnnlab.course.experiments import SeedRuns, learning_curve, paired_interval, run_seeds
+from cnnlab.models import fashion_cnn
 
 
 def test_paired_interval_matches_scipy_and_hand_formula():

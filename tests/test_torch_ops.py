@@ -1,4 +1,4 @@
-"""cnnlab.torch against torch.nn.functional: forward values and autograd gradients.
+"""cnnlab.torchops against torch.nn.functional: forward values and autograd gradients.
 
 Both sides are differentiated by autograd with the same random upstream gradient, on random
 shapes, strides and paddings (non-square inputs and kernels). float64 must agree to ~1e-7
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 import cnnlab
 import cnnlab.reference as ref
-import cnnlab.torch as ct
+import cnnlab.torchops as ct
 
 DEVICE = cnnlab.device()
 SEEDS = range(10)
@@ -344,7 +344,7 @@ def test_forward_agrees_with_numpy_reference(seed):
 
 
 def test_gradients_agree_with_numpy_reference_backward():
-    """Autograd through cnnlab.torch equals the reference's hand-written backward passes."""
+    """Autograd through cnnlab.torchops equals the reference's hand-written backward passes."""
     rng = np.random.default_rng(0)
     x, w, b, stride, padding = random_conv_case(rng)
     dout = tensor(rng.standard_normal(ref.conv2d(x, w, b, stride, padding).shape))

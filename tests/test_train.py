@@ -120,7 +120,7 @@ def test_history_works_with_plot_history(digits):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from cnnlab.plots import plot_history
+    from cnnlab.course.plots import plot_history
 
     train, val = digits
     history = fit(tiny_cnn(), (train[0][:200], train[1][:200]), (val[0][:100], val[1][:100]), epochs=2, progress=False)

@@ -53,7 +53,7 @@ def test_receptive_field_matches_autograd(layer, units):
 
 
 def test_receptive_field_by_hand_for_small_cnn_shape():
-    from cnnlab.experiments import small_cnn
+    from cnnlab.models import small_cnn
 
     model = small_cnn()
     assert viz.receptive_field(model, "relu1").size == (3, 3)

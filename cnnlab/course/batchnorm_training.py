@@ -14,6 +14,7 @@ chosen steps, which ``fit``'s per-epoch history does not record.
 import numpy as np
 import torch
 from torch import nn
+from cnnlab.checks import positive_int
 
 __all__ = ["activation_inputs", "weight_gradient_norms", "train_steps", "over_seeds", "mean_and_band", "smooth"]
 
@@ -23,12 +24,6 @@ ACTIVATIONS = (nn.Sigmoid, nn.ReLU, nn.Tanh)
 def _check_model(model):
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def activation_inputs(model, x, saturation=4.0):
@@ -123,8 +118,8 @@ def train_steps(model, train, steps, lr=0.5, batch_size=64, seed=0, probe=None, 
         "gradients": {step: weight_gradient_norms}}``.
     """
     _check_model(model)
-    steps = _check_positive_int(steps, "steps")
-    batch_size = _check_positive_int(batch_size, "batch_size")
+    steps = positive_int(steps, "steps")
+    batch_size = positive_int(batch_size, "batch_size")
     images, labels = train
     if len(images) != len(labels) or len(images) < batch_size:
         raise ValueError(f"train needs as many labels as images and at least batch_size={batch_size} of them, "
@@ -174,7 +169,7 @@ def smooth(values, window):
     Shape: ``(..., steps) -> (..., steps)``.
     """
     values = np.asarray(values, dtype=np.float64)
-    window = _check_positive_int(window, "window")
+    window = positive_int(window, "window")
     cumulative = np.cumsum(values, axis=-1)
     shifted = np.concatenate([np.zeros(values.shape[:-1] + (window,)), cumulative[..., :-window]], axis=-1)
     counts = np.minimum(np.arange(1, values.shape[-1] + 1), window)

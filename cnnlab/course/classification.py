@@ -97,7 +97,7 @@ def show_mistakes(images, labels, predicted, class_names, count=16, ncols=8):
 
     Returns ``(figure, indices)``: ``indices`` are the positions in ``images`` of the images shown.
     """
-    from cnnlab.plots import show_images
+    from cnnlab.course.plots import show_images
 
     labels, predicted = _check_labels(labels, predicted, len(class_names))
     if len(images) != len(labels):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cnnlab._validate import as_float_array, check_rank, check_same_shape, conv_geometry
+from cnnlab.checks import as_float_array, check_rank, check_same_shape, conv_geometry
 from cnnlab.reference.conv import conv2d, dilate2d
 from cnnlab.reference.padding import pad2d
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnnlab._validate import as_int
+from cnnlab.checks import as_int
 
 __all__ = ["ConvCost", "conv_cost", "plain_block", "bottleneck_block", "block_cost", "torch_block",
            "measured_macs"]

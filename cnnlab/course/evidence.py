@@ -16,7 +16,7 @@ def verdict(interval, higher="higher", lower="lower", neither="within noise"):
     """The claim a paired interval supports: ``higher`` if ``low > 0``, ``lower`` if ``high < 0``, else ``neither``.
 
     Args:
-        interval: a dict with ``"low"`` and ``"high"`` (``cnnlab.experiments.paired_interval``).
+        interval: a dict with ``"low"`` and ``"high"`` (``cnnlab.course.experiments.paired_interval``).
 
     Example:
         >>> verdict({"low": 0.004, "high": 0.02}), verdict({"low": -0.01, "high": 0.02})
@@ -73,7 +73,7 @@ def plot_learning_curve(curves, metric="val_acc", reference=None, title=None):
     """Mean +- sd of ``metric`` over seeds against training-set size (log axis), one line per variant.
 
     Args:
-        curves: ``{size: SeedRuns}`` from ``cnnlab.experiments.learning_curve``.
+        curves: ``{size: SeedRuns}`` from ``cnnlab.course.experiments.learning_curve``.
         reference: optional ``(size, value, label)`` drawn as a star, e.g. a full-data result.
     """
     import matplotlib.pyplot as plt

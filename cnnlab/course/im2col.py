@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from cnnlab._validate import as_float_array, conv_geometry, pair
+from cnnlab.checks import as_float_array, conv_geometry, pair
 from cnnlab.reference.padding import pad_constant
 
 __all__ = ["im2col_naive", "im2col", "conv2d_im2col", "Im2colMemory", "im2col_memory", "im2col_figure"]

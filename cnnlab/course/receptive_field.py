@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cnnlab._validate import as_int
+from cnnlab.checks import as_int
 
 __all__ = ["Layer", "conv", "pool", "receptive_fields", "build_stack", "measured_field",
            "field_growth_figure", "field_footprints_figure"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cnnlab._validate import as_int
+from cnnlab.checks import as_int
 
 __all__ = ["VolumeLayout", "volume_layout", "multichannel_conv_figure"]
 

@@ -68,7 +68,7 @@ class answers:
 
 
 def _torch():
-    import torch as pytorch  # the real PyTorch (this module is not inside cnnlab.torch)
+    import torch as pytorch  # the real PyTorch (this module is not inside cnnlab.torchops)
 
     return pytorch
 

@@ -451,7 +451,7 @@ def check_random_augmentation(student, candidates, label, calls=200, seed=0, for
 # ---------------------------------------------------------------------------------------------
 
 def _torch():
-    import torch as pytorch  # the real PyTorch (this module is not inside cnnlab.torch)
+    import torch as pytorch  # the real PyTorch (this module is not inside cnnlab.torchops)
 
     return pytorch
 

@@ -37,9 +37,9 @@ NOBODY = 65534
 # the static check of the source flags it).
 HIDDEN_FOR_NUMPY = ("torch", "torchgen", "torchvision", "functorch", "scipy", "scipy.libs", "skimage", "sklearn",
                     "scikit_learn.libs", "cv2", "tensorflow", "jax", "jaxlib", "nvidia", "triton")
-STUDENT_SIDE_MODULES = ("record.py", "boundary.py", "cases.py", "compare.py")
-ANSWER_KEY_MODULES = ("reference", "models", "data", "train", "augment", "numpy_net", "torch", "visualize",
-                      "experiments", "gradcheck", "plots", "widgets", "convolution_demos", "course")
+STUDENT_SIDE_MODULES = ("record.py", "boundary.py", "cases.py", "compare.py", "static.py")
+ANSWER_KEY_MODULES = ("reference", "torchops", "gradcheck", "checks", "models", "data", "train", "augment",
+                      "numpy_net", "visualize", "course")
 
 
 class SandboxUnavailable(RuntimeError):

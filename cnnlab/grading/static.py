@@ -18,7 +18,7 @@ __all__ = ["NUMPY_FORBIDDEN", "TORCH_FORBIDDEN", "forbidden_functions", "forbidd
 
 NUMPY_FORBIDDEN = ("cnnlab", "torch", "torchvision", "scipy", "skimage", "sklearn", "cv2", "PIL", "tensorflow", "jax")
 TORCH_FORBIDDEN = ("cnnlab.models", "cnnlab.train", "cnnlab.data", "cnnlab.augment", "cnnlab.numpy_net",
-                   "cnnlab.reference", "cnnlab.torch", "cnnlab.visualize", "cnnlab.experiments",
+                   "cnnlab.reference", "cnnlab.torchops", "cnnlab.visualize", "cnnlab.course",
                    "cnnlab.grading", "torchvision", "timm", "lightning", "pytorch_lightning", "skorch", "sklearn")
 _MAGIC = re.compile(r"^\s*[%!].*$", re.MULTILINE)
 

@@ -4,7 +4,7 @@ Every layer has a forward function and, beside it, a ``*_backward`` that returns
 gradients given the upstream gradient ``dout`` (CS231n's layers.py style). Arrays are
 NCHW like PyTorch. Float dtypes are kept (float32 in, float32 out); integer and bool
 inputs are promoted to float64. Bad arguments raise ValueError/TypeError naming the
-argument and the shapes (see ``cnnlab._validate``).
+argument and the shapes (see ``cnnlab.checks``).
 
 Modules: padding, conv, pool, activations, dropout, linear, losses, batchnorm.
 """

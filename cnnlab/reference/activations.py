@@ -8,7 +8,7 @@ Shapes: any shape in, the same shape out.
 
 import numpy as np
 
-from cnnlab._validate import as_float_array, check_same_shape
+from cnnlab.checks import as_float_array, check_same_shape
 
 __all__ = ["relu", "relu_backward", "softmax"]
 

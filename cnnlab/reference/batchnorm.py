@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from cnnlab._validate import as_float_array, batch_norm_shapes, check_same_shape
+from cnnlab.checks import as_float_array, batch_norm_shapes, check_same_shape
 
 __all__ = [
     "batch_norm2d_naive",

@@ -24,7 +24,7 @@ tests prove both agree, and agree with PyTorch.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from cnnlab._validate import (
+from cnnlab.checks import (
     as_float_array,
     check_dilation,
     check_rank,

@@ -12,7 +12,7 @@ Shapes: x (*) -> out (*), mask (*) holding 0 or 1 / (1 - p) in x's dtype.
 
 import numpy as np
 
-from cnnlab._validate import as_float_array, check_probability, check_same_shape
+from cnnlab.checks import as_float_array, check_probability, check_same_shape
 
 __all__ = ["dropout", "dropout_backward"]
 

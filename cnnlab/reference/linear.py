@@ -13,7 +13,7 @@ out: (N, out_features)         out = x @ w.T + b
 
 import numpy as np
 
-from cnnlab._validate import as_float_array, check_same_shape
+from cnnlab.checks import as_float_array, check_same_shape
 
 __all__ = ["linear", "linear_backward", "flatten"]
 

@@ -11,7 +11,7 @@ dlogits = (softmax(logits) - one_hot(labels)) / N
 
 import numpy as np
 
-from cnnlab._validate import as_float_array, check_rank
+from cnnlab.checks import as_float_array, check_rank
 
 __all__ = ["softmax_cross_entropy"]
 

@@ -10,7 +10,7 @@ times. ``output_size`` computes it; ``pad2d`` adds the border.
 
 import numpy as np
 
-from cnnlab._validate import as_float_array, check_rank, output_size, padding4
+from cnnlab.checks import as_float_array, check_rank, output_size, padding4
 
 __all__ = ["output_size", "pad2d"]
 

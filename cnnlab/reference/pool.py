@@ -23,7 +23,7 @@ The ``*_naive`` versions loop over windows and are the ones to read first.
 
 import numpy as np
 
-from cnnlab._validate import as_float_array, check_same_shape, pool_geometry
+from cnnlab.checks import as_float_array, check_same_shape, pool_geometry
 from cnnlab.reference.padding import pad_constant
 
 __all__ = [

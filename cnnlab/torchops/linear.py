@@ -1,7 +1,7 @@
 """Fully connected (dense) layer and flatten, on torch tensors (autograd gives the backward)."""
 
-from cnnlab._validate import check_rank
-from cnnlab.torch._tensor import check_compatible, check_tensor
+from cnnlab.checks import check_rank
+from cnnlab.torchops.tensor_checks import check_compatible, check_tensor
 
 __all__ = ["linear", "flatten"]
 

@@ -19,14 +19,14 @@ batch_norm2d               per-channel batch statistics; running estimates updat
 =========================  ====================================================================
 """
 
-from cnnlab.torch.activations import relu, softmax
-from cnnlab.torch.batchnorm import batch_norm2d
-from cnnlab.torch.conv import conv2d, conv2d_dilated, conv_transpose2d, dilate2d
-from cnnlab.torch.dropout import dropout
-from cnnlab.torch.linear import flatten, linear
-from cnnlab.torch.losses import softmax_cross_entropy
-from cnnlab.torch.padding import output_size, pad2d
-from cnnlab.torch.pool import avg_pool2d, max_pool2d, min_pool2d
+from cnnlab.torchops.activations import relu, softmax
+from cnnlab.torchops.batchnorm import batch_norm2d
+from cnnlab.torchops.conv import conv2d, conv2d_dilated, conv_transpose2d, dilate2d
+from cnnlab.torchops.dropout import dropout
+from cnnlab.torchops.linear import flatten, linear
+from cnnlab.torchops.losses import softmax_cross_entropy
+from cnnlab.torchops.padding import output_size, pad2d
+from cnnlab.torchops.pool import avg_pool2d, max_pool2d, min_pool2d
 
 __all__ = [
     "output_size",

@@ -12,8 +12,8 @@ into the border pixels).
 
 import torch.nn.functional as F
 
-from cnnlab._validate import check_rank, output_size, padding4
-from cnnlab.torch._tensor import check_tensor
+from cnnlab.checks import check_rank, output_size, padding4
+from cnnlab.torchops.tensor_checks import check_tensor
 
 __all__ = ["output_size", "pad2d"]
 

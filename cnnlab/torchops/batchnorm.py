@@ -7,8 +7,8 @@ gradient, as ``torch.nn.functional.batch_norm`` does. Runs on the device of ``x`
 
 import torch
 
-from cnnlab._validate import batch_norm_shapes
-from cnnlab.torch._tensor import check_compatible, check_tensor
+from cnnlab.checks import batch_norm_shapes
+from cnnlab.torchops.tensor_checks import check_compatible, check_tensor
 
 __all__ = ["batch_norm2d"]
 

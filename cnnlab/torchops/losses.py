@@ -2,8 +2,8 @@
 
 import torch
 
-from cnnlab._validate import check_rank
-from cnnlab.torch._tensor import check_tensor
+from cnnlab.checks import check_rank
+from cnnlab.torchops.tensor_checks import check_tensor
 
 __all__ = ["softmax_cross_entropy"]
 

@@ -1,6 +1,6 @@
 """Named filters and small measuring tools for the chapters on convolution (book chapters 2-4).
 
-Nothing here is a layer (those live in :mod:`cnnlab.reference` and :mod:`cnnlab.torch`);
+Nothing here is a layer (those live in :mod:`cnnlab.reference` and :mod:`cnnlab.torchops`);
 these helpers make the chapters' claims checkable in one line each.
 
 Filters
@@ -37,7 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnlab._validate import pair
+from cnnlab.checks import pair
+from cnnlab.checks import positive_int
 
 __all__ = [
     "KERNELS",
@@ -157,22 +158,10 @@ def compose_kernels(k1, k2):
     return out
 
 
-def _positive_int(value, name):
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a positive int, got the bool {value!r}")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} {value!r}") from None
-    if v < 1:
-        raise ValueError(f"{name} must be a positive int, got {v}")
-    return v
-
-
 def dense_params(in_features, out_features, bias=True):
     """Trainable numbers of a dense (fully connected) layer: in * out weights (+ out biases)."""
-    n_in = _positive_int(in_features, "in_features")
-    n_out = _positive_int(out_features, "out_features")
+    n_in = positive_int(in_features, "in_features")
+    n_out = positive_int(out_features, "out_features")
     return n_in * n_out + (n_out if bias else 0)
 
 
@@ -181,10 +170,10 @@ def conv_params(in_channels, filters, kernel_size, bias=True):
 
     The image's height and width do not appear: the same filters slide over every position.
     """
-    c_in = _positive_int(in_channels, "in_channels")
-    f = _positive_int(filters, "filters")
+    c_in = positive_int(in_channels, "in_channels")
+    f = positive_int(filters, "filters")
     kh, kw = pair(kernel_size, "kernel_size")
-    kh, kw = _positive_int(kh, "kernel_size"), _positive_int(kw, "kernel_size")
+    kh, kw = positive_int(kh, "kernel_size"), positive_int(kw, "kernel_size")
     return kh * kw * c_in * f + (f if bias else 0)
 
 
@@ -223,10 +212,10 @@ def dense_vs_conv_params(h, w, c_in, units_or_filters, kernel_size, bias=True):
     >>> dense_vs_conv_params(32, 32, 3, 32, 3).conv
     896
     """
-    h = _positive_int(h, "h")
-    w = _positive_int(w, "w")
-    c_in = _positive_int(c_in, "c_in")
-    n = _positive_int(units_or_filters, "units_or_filters")
+    h = positive_int(h, "h")
+    w = positive_int(w, "w")
+    c_in = positive_int(c_in, "c_in")
+    n = positive_int(units_or_filters, "units_or_filters")
     kh, kw = pair(kernel_size, "kernel_size")
     if kh > h or kw > w:
         raise ValueError(f"kernel_size {(kh, kw)} does not fit in the image (h, w) = {(h, w)}")

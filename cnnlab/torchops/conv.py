@@ -10,8 +10,8 @@ Autograd differentiates it (unfold's backward is fold, the col2im step), so ther
 
 import torch.nn.functional as F
 
-from cnnlab._validate import check_dilation, check_rank, conv_geometry, conv_transpose_geometry, dilated_size
-from cnnlab.torch._tensor import check_compatible, check_tensor
+from cnnlab.checks import check_dilation, check_rank, conv_geometry, conv_transpose_geometry, dilated_size
+from cnnlab.torchops.tensor_checks import check_compatible, check_tensor
 
 __all__ = ["conv2d", "dilate2d", "conv2d_dilated", "conv_transpose2d"]
 

@@ -2,8 +2,8 @@
 
 import torch
 
-from cnnlab._validate import as_int
-from cnnlab.torch._tensor import check_tensor
+from cnnlab.checks import as_int
+from cnnlab.torchops.tensor_checks import check_tensor
 
 __all__ = ["relu", "softmax"]
 

@@ -17,7 +17,7 @@ from matplotlib.collections import PatchCollection
 from matplotlib.patches import Rectangle
 
 from cnnlab import reference
-from cnnlab._validate import conv_geometry, pair, pool_geometry
+from cnnlab.checks import conv_geometry, pair, pool_geometry
 
 CELL = 0.42  # inches per drawn cell
 PAD_COLOUR = "#d9d9d9"

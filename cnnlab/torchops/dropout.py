@@ -7,8 +7,8 @@ The gradient is ``dout * mask`` (autograd computes it, since ``out = x * mask``)
 
 import torch
 
-from cnnlab._validate import check_probability
-from cnnlab.torch._tensor import check_tensor
+from cnnlab.checks import check_probability
+from cnnlab.torchops.tensor_checks import check_tensor
 
 __all__ = ["dropout"]
 

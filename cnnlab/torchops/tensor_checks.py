@@ -1,6 +1,6 @@
 """The one check cnnlab.reference cannot share with us: "is this a torch tensor?".
 
-Shape and argument checks live in :mod:`cnnlab._validate` and are shared with
+Shape and argument checks live in :mod:`cnnlab.checks` and are shared with
 the NumPy reference; this file only adds what is specific to PyTorch.
 """
 

@@ -1,4 +1,9 @@
-"""The one place the course picks a device and seeds its random generators."""
+"""The one place the course picks a device, seeds its random generators and reads its environment switches.
+
+- ``device()``: ``CNNLAB_DEVICE``, else cuda when usable, else cpu.
+- ``seed_everything(seed)``: Python, NumPy and PyTorch generators.
+- ``static_mode()``: ``CNNLAB_STATIC_WIDGETS=1`` (the book build): widgets and progress bars draw static output.
+"""
 
 import os
 import random
@@ -12,7 +17,7 @@ def device():
     Every notebook, model and training loop asks here; nothing in cnnlab calls ``.cuda()``.
     Set ``CNNLAB_DEVICE=cpu`` to force the CPU on a GPU machine.
     """
-    import torch as pytorch  # not `torch`: see the note in cnnlab/__init__.py
+    import torch as pytorch  # lazily: the NumPy side of cnnlab never needs PyTorch
 
     forced = os.environ.get("CNNLAB_DEVICE")
     if forced:
@@ -33,3 +38,11 @@ def seed_everything(seed=0):
     if pytorch is not None:
         pytorch.manual_seed(seed)
     return np.random.default_rng(seed)
+
+
+def static_mode():
+    """True when the book is being built (``CNNLAB_STATIC_WIDGETS=1``): nobody can move a slider or watch a bar.
+
+    Explorers then draw their figure at the default settings, and ``fit`` prints one line per epoch.
+    """
+    return os.environ.get("CNNLAB_STATIC_WIDGETS") == "1"

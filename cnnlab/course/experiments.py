@@ -7,7 +7,6 @@ small enough for a 2-core CPU and large enough to overfit. Everything here is pl
 the chapters stay short and the code is tested.
 
 - ``fashion_subsets``: a balanced training subset and a held-out validation set, NCHW float tensors.
-- ``small_cnn``: Conv-Pool-Conv-Pool-Dense-Dense with optional dropout in the dense part.
 - ``compare_training``: train several variants from the *same* initial weights, collect their histories.
 - ``tail_mean`` / ``generalization_gap``: read a history without being fooled by one noisy epoch.
 - ``eval_accuracies``: training and validation accuracy of a trained model, both in eval mode.
@@ -15,19 +14,17 @@ the chapters stay short and the code is tested.
 - ``run_seeds`` / ``SeedRuns``: every variant over several seeds, paired by seed; mean +- sd, the paired
   difference with a t-interval, curves with bands. One seed's run is never a conclusion.
 - ``learning_curve``: the same, repeated over training-set sizes.
-- ``fashion_cnn``: the wider batch-normalised network that chapter 8 trains on all 60,000 images.
 """
 
 import copy
-from collections import OrderedDict
 
 import numpy as np
 import torch as pytorch
 from torch import nn
+from cnnlab.checks import positive_int
 
 __all__ = [
     "fashion_subsets",
-    "small_cnn",
     "compare_training",
     "tail_mean",
     "generalization_gap",
@@ -37,14 +34,7 @@ __all__ = [
     "SeedRuns",
     "run_seeds",
     "learning_curve",
-    "fashion_cnn",
 ]
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def fashion_subsets(train_per_class, val_per_class, seed=0, pool=20000, root=None):
@@ -63,8 +53,8 @@ def fashion_subsets(train_per_class, val_per_class, seed=0, pool=20000, root=Non
     """
     from cnnlab import data
 
-    train_per_class = _check_positive_int(train_per_class, "train_per_class")
-    val_per_class = _check_positive_int(val_per_class, "val_per_class")
+    train_per_class = positive_int(train_per_class, "train_per_class")
+    val_per_class = positive_int(val_per_class, "val_per_class")
     rng = np.random.default_rng(seed)
     out = []
     for split, per_class, limit in (("train", train_per_class, pool), ("test", val_per_class, None)):
@@ -80,46 +70,6 @@ def fashion_subsets(train_per_class, val_per_class, seed=0, pool=20000, root=Non
         y = pytorch.from_numpy(labels[index].astype(np.int64))
         out.append((x, y))
     return tuple(out)
-
-
-def small_cnn(dropout=0.0, channels=(16, 32), hidden=64, num_classes=10, in_channels=1, image_size=28):
-    """Conv-Pool-Conv-Pool-Flatten-Dense-Dense, the shape of seed 003's network, scaled to 28x28 images.
-
-    ``conv(3x3, same) -> ReLU -> maxpool 2`` twice, then ``Dropout(p) -> Linear(hidden) -> ReLU -> Dropout(p)
-    -> Linear(num_classes)``. The dropout layers are always there (``p=0`` makes them the identity), so
-    networks with and without dropout have the same layers and, from the same seed, the same initial weights.
-
-    Shapes: (N, in_channels, image_size, image_size) -> (N, num_classes). Layer names: conv1, relu1, pool1,
-    conv2, relu2, pool2, flatten, drop1, fc1, relu3, drop2, fc2.
-    """
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
-    if len(channels) != 2:
-        raise ValueError(f"channels must hold two counts (first conv, second conv), got {channels!r}")
-    first, second = (_check_positive_int(c, "channels") for c in channels)
-    hidden = _check_positive_int(hidden, "hidden")
-    image_size = _check_positive_int(image_size, "image_size")
-    if image_size < 4:
-        raise ValueError(f"image_size must be at least 4 to survive two 2x2 pools, got {image_size}")
-    pooled = image_size // 4
-    return nn.Sequential(
-        OrderedDict(
-            [
-                ("conv1", nn.Conv2d(in_channels, first, 3, padding=1)),
-                ("relu1", nn.ReLU()),
-                ("pool1", nn.MaxPool2d(2)),
-                ("conv2", nn.Conv2d(first, second, 3, padding=1)),
-                ("relu2", nn.ReLU()),
-                ("pool2", nn.MaxPool2d(2)),
-                ("flatten", nn.Flatten()),
-                ("drop1", nn.Dropout(dropout)),
-                ("fc1", nn.Linear(second * pooled * pooled, hidden)),
-                ("relu3", nn.ReLU()),
-                ("drop2", nn.Dropout(dropout)),
-                ("fc2", nn.Linear(hidden, num_classes)),
-            ]
-        )
-    )
 
 
 def compare_training(variants, train, val, epochs, seed=0, progress=True, **fit_kwargs):
@@ -162,7 +112,7 @@ def tail_mean(history, key="val_acc", last=3):
     values = list(history[key])
     if not values:
         raise ValueError(f"history[{key!r}] is empty")
-    last = _check_positive_int(last, "last")
+    last = positive_int(last, "last")
     return float(np.mean(values[-last:]))
 
 
@@ -214,7 +164,7 @@ def receptive_field(layers, in_channels=1, size=32):
     """
     if not isinstance(layers, nn.Module):
         raise TypeError(f"layers must be an nn.Module, got {type(layers).__name__}")
-    size = _check_positive_int(size, "size")
+    size = positive_int(size, "size")
     probe_model = copy.deepcopy(layers).cpu().float()
     with pytorch.no_grad():
         for module in probe_model.modules():
@@ -405,7 +355,7 @@ def run_seeds(variants, train, val, epochs, seeds=(0, 1, 2), measure_train=True,
     seeds = list(seeds)
     if len(seeds) < 2 or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must hold at least 2 different seeds, got {seeds}")
-    epochs = _check_positive_int(epochs, "epochs")
+    epochs = positive_int(epochs, "epochs")
     histories = {name: [] for name in variants}
     results = {name: {"val_acc": [], "val_loss": [], "train_acc": [], "gap": []} for name in variants}
     start = time.perf_counter()
@@ -452,7 +402,7 @@ def learning_curve(variants, sizes, make_train, val, epochs, seeds=(0, 1, 2), pr
     Returns:
         ``{size: SeedRuns}`` in the order of ``sizes``.
     """
-    sizes = [_check_positive_int(size, "sizes") for size in sizes]
+    sizes = [positive_int(size, "sizes") for size in sizes]
     if not sizes:
         raise ValueError("sizes must hold at least one training-set size")
     if not callable(make_train):
@@ -463,46 +413,3 @@ def learning_curve(variants, sizes, make_train, val, epochs, seeds=(0, 1, 2), pr
         curves[size] = run_seeds(variants, lambda seed, size=size: make_train(size, seed), val, size_epochs,
                                  seeds=seeds, progress=progress, **fit_kwargs)
     return curves
-
-
-def fashion_cnn(channels=(16, 32), hidden=128, dropout=0.3, num_classes=10):
-    """Chapter 8's full-data network: two conv 3x3 + batch norm + ReLU + 2x2 max-pool blocks, two dense layers.
-
-    ``conv1 -> bn1 -> relu1 -> pool1 -> conv2 -> bn2 -> relu2 -> pool2 -> flatten -> drop1 -> fc1 -> relu3
-    -> drop2 -> fc2``. Batch normalisation (``nn.BatchNorm2d``) after each convolution lets a large learning
-    rate train it in a few epochs.
-
-    Shape:
-        input ``(N, 1, 28, 28)`` -> logits ``(N, num_classes)``; ``fc1`` sees ``channels[1] * 7 * 7`` features
-        (28 -> 14 -> 7 after the two pools; "same" 3x3 convolutions keep the size).
-
-    Example:
-        >>> fashion_cnn()(pytorch.zeros(2, 1, 28, 28)).shape
-        torch.Size([2, 10])
-    """
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
-    if len(channels) != 2:
-        raise ValueError(f"channels must hold two counts (first conv, second conv), got {channels!r}")
-    first, second = (_check_positive_int(c, "channels") for c in channels)
-    hidden = _check_positive_int(hidden, "hidden")
-    return nn.Sequential(
-        OrderedDict(
-            [
-                ("conv1", nn.Conv2d(1, first, 3, padding=1)),
-                ("bn1", nn.BatchNorm2d(first)),
-                ("relu1", nn.ReLU()),
-                ("pool1", nn.MaxPool2d(2)),
-                ("conv2", nn.Conv2d(first, second, 3, padding=1)),
-                ("bn2", nn.BatchNorm2d(second)),
-                ("relu2", nn.ReLU()),
-                ("pool2", nn.MaxPool2d(2)),
-                ("flatten", nn.Flatten()),
-                ("drop1", nn.Dropout(dropout)),
-                ("fc1", nn.Linear(second * 7 * 7, hidden)),
-                ("relu3", nn.ReLU()),
-                ("drop2", nn.Dropout(dropout)),
-                ("fc2", nn.Linear(hidden, _check_positive_int(num_classes, "num_classes"))),
-            ]
-        )
-    )

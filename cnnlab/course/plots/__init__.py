@@ -4,7 +4,7 @@ Figures are made with ``plt.subplots`` so that Jupyter's inline backend shows th
 end of the cell; write ``fig = show_images(...)`` or end the line with ``;`` to avoid a second
 copy from the cell's return value. Arrays may be NumPy or torch tensors (on any device).
 
-The sliding-window step figures (convolution, padding, pooling) live in ``cnnlab.plots.windows``.
+The sliding-window step figures (convolution, padding, pooling) live in ``cnnlab.course.plots.windows``.
 """
 
 import math

@@ -15,8 +15,8 @@ Output size (kernel (KH, KW), stride (sh, sw), padding (ph, pw) on both sides):
 
 import torch.nn.functional as F
 
-from cnnlab._validate import pool_geometry
-from cnnlab.torch._tensor import check_tensor
+from cnnlab.checks import pool_geometry
+from cnnlab.torchops.tensor_checks import check_tensor
 
 __all__ = ["pool_windows", "max_pool2d", "avg_pool2d", "min_pool2d"]
 

@@ -1,8 +1,8 @@
-"""Argument checks shared by ``cnnlab.reference`` (NumPy) and ``cnnlab.torch`` (PyTorch).
+"""Argument checks shared by ``cnnlab.reference`` (NumPy) and ``cnnlab.torchops`` (PyTorch).
 
 Everything here works on plain Python ints and shape tuples, so both backends can
 call it before touching any data: pass ``x.shape`` / ``w.shape`` (a NumPy shape or a
-``torch.Size``, both are tuples of ints). Only :func:`as_float_array` touches NumPy.
+``torch.Size``, both are tuples of ints). Only :func:`as_float_array` and :func:`as_rng` touch NumPy.
 
 Every failure is a ``ValueError`` or ``TypeError`` whose message names the argument
 and shows the shapes involved, so that a learner never meets an ``IndexError`` from
@@ -11,6 +11,8 @@ deep inside a layer.
 Helpers
 -------
 as_int(value, name)                       an int (Python or NumPy), never a bool or a float
+positive_int(value, name)                 the same, and >= 1
+as_rng(rng)                               a np.random.Generator from a Generator, a seed or None
 pair(value, name)                         int or (a, b) -> (a, b)
 check_rank(shape, rank, name)             len(shape) == rank
 check_same_shape(shape, expected, name)   e.g. ``dout`` in a backward pass
@@ -26,9 +28,13 @@ as_float_array(x, name)                   NumPy: keep float dtypes, promote ints
 import operator
 from collections import namedtuple
 
+import numpy as np
+
 __all__ = [
     "padding4",
     "as_int",
+    "positive_int",
+    "as_rng",
     "pair",
     "check_rank",
     "check_same_shape",
@@ -65,7 +71,13 @@ out_size:    (OH, OW)
 """
 
 
-def _int(value, name):
+def as_int(value, name):
+    """``value`` as a Python int; TypeError naming ``name`` for floats, bools and other types.
+
+    Example:
+        >>> as_int(np.int64(3), "stride")
+        3
+    """
     # operator.index accepts Python and NumPy integers but refuses floats like 2.0;
     # bools are ints to Python but never a sensible size.
     if isinstance(value, bool):
@@ -76,7 +88,35 @@ def _int(value, name):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}") from None
 
 
-as_int = _int  # public name; ``_int`` stays for code that already imports it
+def positive_int(value, name):
+    """``value`` as an int >= 1: TypeError if it is not an int, ValueError if it is below 1.
+
+    Example:
+        >>> positive_int(16, "channels")
+        16
+    """
+    value = as_int(value, name)
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value}")
+    return value
+
+
+def as_rng(rng):
+    """A ``np.random.Generator`` from a Generator, an int seed, or None.
+
+    None draws the seed from NumPy's global generator, so ``cnnlab.seed_everything()`` makes it repeatable.
+
+    Example:
+        >>> as_rng(0).integers(10) == as_rng(0).integers(10)
+        True
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None:
+        return np.random.default_rng(np.random.randint(0, 2**31 - 1))
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return np.random.default_rng(rng)
+    raise TypeError(f"rng must be a np.random.Generator, an int seed or None, got {type(rng).__name__}")
 
 
 def pair(value, name):
@@ -88,8 +128,8 @@ def pair(value, name):
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{name} must be an int or a pair of ints, got {value!r} (length {len(value)})")
-        return (_int(value[0], name), _int(value[1], name))
-    v = _int(value, name)
+        return (as_int(value[0], name), as_int(value[1], name))
+    v = as_int(value, name)
     return (v, v)
 
 
@@ -144,8 +184,8 @@ def output_size(n, kernel_size, stride=1, padding=0):
     n: input length; kernel_size f; stride s >= 1; padding p >= 0 on each side.
     Raises ValueError when the kernel does not fit in the padded input.
     """
-    n, f = _int(n, "n"), _int(kernel_size, "kernel_size")
-    s, p = _int(stride, "stride"), _int(padding, "padding")
+    n, f = as_int(n, "n"), as_int(kernel_size, "kernel_size")
+    s, p = as_int(stride, "stride"), as_int(padding, "padding")
     if s < 1:
         raise ValueError(f"stride must be at least 1, got {s}")
     if p < 0:
@@ -163,7 +203,7 @@ def same_padding(kernel_size):
     The total is ``f - 1``; for an even kernel the odd extra row/column goes *after*
     (right/bottom), exactly like ``torch.nn.functional.conv2d(..., padding="same")``.
     """
-    total = _int(kernel_size, "kernel_size") - 1
+    total = as_int(kernel_size, "kernel_size") - 1
     return (total // 2, total - total // 2)
 
 
@@ -257,7 +297,7 @@ def check_dilation(dilation):
 
 def dilated_size(kernel_size, dilation):
     """Span of a kernel of ``kernel_size`` taps with ``dilation - 1`` gaps between them: d (k - 1) + 1."""
-    return _int(dilation, "dilation") * (_int(kernel_size, "kernel_size") - 1) + 1
+    return as_int(dilation, "dilation") * (as_int(kernel_size, "kernel_size") - 1) + 1
 
 
 ConvTransposeGeometry = namedtuple("ConvTransposeGeometry", "stride padding output_padding out_size")

@@ -22,16 +22,16 @@ for the inline backend to show a second time.
 
 import html
 import io
-import os
 
 import ipywidgets
 import matplotlib.pyplot as plt
 import numpy as np
 
 from cnnlab import reference
-from cnnlab.convolution_demos import KERNELS as demo_kernels
+from cnnlab.course.convolution_demos import KERNELS as demo_kernels
 from cnnlab.data import photo
-from cnnlab.plots.windows import draw_cells, windows_figure
+from cnnlab.runtime import static_mode
+from cnnlab.course.plots.windows import draw_cells, windows_figure
 
 # The explorer's presets, by the names its dropdown shows; the kernels are the book's own.
 KERNELS = {
@@ -47,11 +47,6 @@ POOL = {"max": reference.max_pool2d, "avg": reference.avg_pool2d, "min": referen
 # them, so that a redraw stays well under a second; the input's title shows the size used.
 MAX_SIDE = 512
 CACHE_SIZE = 64  # redrawn pictures kept per explorer: going back to a setting is instant
-
-
-def static_mode():
-    """True when explorers should draw a static figure (``CNNLAB_STATIC_WIDGETS=1``)."""
-    return os.environ.get("CNNLAB_STATIC_WIDGETS") == "1"
 
 
 def _grey_image(image, side):
