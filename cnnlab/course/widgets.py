@@ -30,6 +30,7 @@ import numpy as np
 from cnnlab import reference
 from cnnlab.course.convolution_demos import KERNELS as demo_kernels
 from cnnlab.data import photo
+from cnnlab.reference.pool import POOL_MODES
 from cnnlab.runtime import static_mode
 from cnnlab.course.plots.windows import draw_cells, windows_figure
 
@@ -41,8 +42,6 @@ KERNELS = {
     "blur": demo_kernels["box_blur"],
     "identity": demo_kernels["identity"],
 }
-POOL_MODES = ("max", "avg", "min")
-POOL = {"max": reference.max_pool2d, "avg": reference.avg_pool2d, "min": reference.min_pool2d}
 # Larger photos are downscaled to this many pixels on their longer side before an explorer uses
 # them, so that a redraw stays well under a second; the input's title shows the size used.
 MAX_SIDE = 512
@@ -289,10 +288,10 @@ def pooling_explorer_figure(image=None, mode="max", kernel_size=2, stride=2):
         >>> pooling_explorer_figure(mode="avg", kernel_size=3, stride=3).axes[1].get_title()
         'avg pool 3×3, stride 3 → 32×32'
     """
-    if mode not in POOL:
-        raise ValueError(f"mode must be one of {POOL_MODES}, got {mode!r}")
+    if mode not in POOL_MODES:
+        raise ValueError(f"mode must be one of {tuple(POOL_MODES)}, got {mode!r}")
     image = _grey_image(image, 96)
-    out = POOL[mode](image[None, None], kernel_size=kernel_size, stride=stride)[0, 0]
+    out = POOL_MODES[mode](image[None, None], kernel_size=kernel_size, stride=stride)[0, 0]
     fig, (ax_in, ax_out) = plt.subplots(1, 2, figsize=(7, 3.6))
     ax_in.imshow(image, cmap="gray", vmin=0, vmax=1)
     ax_in.set_title(f"input {image.shape[0]}×{image.shape[1]}", fontsize=9)

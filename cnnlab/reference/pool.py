@@ -27,6 +27,7 @@ from cnnlab.checks import as_float_array, check_same_shape, pool_geometry
 from cnnlab.reference.padding import pad_constant
 
 __all__ = [
+    "POOL_MODES",
     "max_pool2d",
     "max_pool2d_backward",
     "max_pool2d_naive",
@@ -195,3 +196,7 @@ def min_pool2d_naive(x, kernel_size=2, stride=None, padding=0):
 def avg_pool2d_naive(x, kernel_size=2, stride=None, padding=0):
     """Loop version of :func:`avg_pool2d`: one window at a time (padded zeros counted)."""
     return _pool_naive(x, kernel_size, stride, padding, 0.0, np.mean)
+
+
+# The pooling modes by name: widgets, figures and chapters look a mode up here, so a mode means one thing.
+POOL_MODES = {"max": max_pool2d, "avg": avg_pool2d, "min": min_pool2d}

@@ -26,7 +26,7 @@ KERNEL_COLOUR = "#dbe9f6"
 DONE_COLOUR = "#fde0c5"
 MAX_CELLS = 24  # larger grids become unreadable; refuse them with a clear message
 
-POOL_MODES = {"max": reference.max_pool2d, "avg": reference.avg_pool2d, "min": reference.min_pool2d}
+from cnnlab.reference.pool import POOL_MODES  # noqa: E402
 
 
 def _fmt(value):
