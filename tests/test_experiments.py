@@ -13,7 +13,6 @@ from cnnlab.course.experiments import (
     receptive_field,
     tail_mean,
 )
-from cnnlab.models import small_cnn
 
 
 def fashion_available():
@@ -47,34 +46,6 @@ def test_fashion_subsets_are_balanced_disjoint_splits_and_repeatable():
 def test_fashion_subsets_refuses_more_than_the_pool_holds():
     with pytest.raises(ValueError, match="per class"):
         fashion_subsets(50, 1, pool=100)
-
-
-def test_small_cnn_shapes_and_dropout_switch():
-    torch.manual_seed(0)
-    plain = small_cnn()
-    torch.manual_seed(0)
-    dropped = small_cnn(dropout=0.5)
-    x = torch.rand(3, 1, 28, 28)
-    assert plain(x).shape == (3, 10)
-    # same layers and same seed -> same initial weights; only the dropout rate differs
-    for a, b in zip(plain.parameters(), dropped.parameters()):
-        assert torch.equal(a, b)
-    plain.eval(), dropped.eval()
-    assert torch.allclose(plain(x), dropped(x))
-    dropped.train()
-    assert not torch.allclose(dropped(x), dropped(x))
-    assert small_cnn(channels=(4, 8), hidden=16, num_classes=3, in_channels=3, image_size=32)(
-        torch.rand(2, 3, 32, 32)
-    ).shape == (2, 3)
-
-
-def test_small_cnn_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="dropout"):
-        small_cnn(dropout=1.0)
-    with pytest.raises(ValueError, match="channels"):
-        small_cnn(channels=(8, 16, 32))
-    with pytest.raises(ValueError, match="image_size"):
-        small_cnn(image_size=2)
 
 
 def test_tail_mean_and_gap_read_the_last_epochs():

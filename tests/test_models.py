@@ -5,6 +5,8 @@ recomputed here by hand from the layer formula ``(KH*KW*C_in + 1) * C_out`` / ``
 Full-size VGGs are built on the "meta" device (shapes without memory), so counting them is instant.
 """
 
+from collections import OrderedDict
+
 import pytest
 import torch
 from torch import nn
@@ -19,7 +21,10 @@ from cnnlab.models import (
     CatsDogsCNN,
     SimpleCNN,
     count_parameters,
+    eval_mode,
+    fashion_cnn,
     scale_config,
+    small_cnn,
     summary,
     vgg11,
     vgg13,
@@ -199,7 +204,9 @@ def test_summary_restores_mode_removes_hooks_and_handles_batch_norm():
     model.train()
     result = summary(model, (1, 8, 8))  # batch of one through BatchNorm: fine because summary uses eval mode
     assert model.training
-    assert all(not m._forward_hooks for m in model.modules())
+    rows = len(result.rows)
+    model(torch.zeros(2, 1, 8, 8))  # a hook left behind would append this call's layers to result.rows
+    assert len(result.rows) == rows
     assert result.total_params == count_parameters(model)
     assert result.rows[-1]["output_shape"] == (None, 3)
     frozen = SimpleCNN()
@@ -314,3 +321,109 @@ def test_vgg16_activations_sum_cs231ns_rows():
     assert rows == 15_237_608
     assert activation_count(s, skip=("ReLU", "Dropout", "Flatten", "AdaptiveAvgPool2d")) == rows
     assert activation_bytes(s, skip=("ReLU", "Dropout", "Flatten", "AdaptiveAvgPool2d")) == 4 * rows
+
+
+# ------------------------------------------------------- small_cnn and fashion_cnn
+
+
+def small_cnn_as_built_before(dropout, channels, hidden, num_classes, in_channels, image_size):
+    """small_cnn as it was written before it shared a builder with fashion_cnn: the pinned architecture."""
+    pooled = image_size // 4
+    return nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(in_channels, channels[0], 3, padding=1)), ("relu1", nn.ReLU()), ("pool1", nn.MaxPool2d(2)),
+        ("conv2", nn.Conv2d(channels[0], channels[1], 3, padding=1)), ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)),
+        ("flatten", nn.Flatten()), ("drop1", nn.Dropout(dropout)),
+        ("fc1", nn.Linear(channels[1] * pooled * pooled, hidden)), ("relu3", nn.ReLU()),
+        ("drop2", nn.Dropout(dropout)), ("fc2", nn.Linear(hidden, num_classes)),
+    ]))
+
+
+def fashion_cnn_as_built_before(channels=(16, 32), hidden=128, dropout=0.3, num_classes=10):
+    """fashion_cnn as chapter 8 trained it (layers, order, initialisation order): the pinned architecture."""
+    first, second = channels
+    return nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(1, first, 3, padding=1)), ("bn1", nn.BatchNorm2d(first)), ("relu1", nn.ReLU()),
+        ("pool1", nn.MaxPool2d(2)),
+        ("conv2", nn.Conv2d(first, second, 3, padding=1)), ("bn2", nn.BatchNorm2d(second)), ("relu2", nn.ReLU()),
+        ("pool2", nn.MaxPool2d(2)),
+        ("flatten", nn.Flatten()), ("drop1", nn.Dropout(dropout)), ("fc1", nn.Linear(second * 7 * 7, hidden)),
+        ("relu3", nn.ReLU()), ("drop2", nn.Dropout(dropout)), ("fc2", nn.Linear(hidden, num_classes)),
+    ]))
+
+
+def assert_same_network(model, pinned):
+    assert [(name, type(layer)) for name, layer in model.named_children()] == [
+        (name, type(layer)) for name, layer in pinned.named_children()
+    ]
+    assert [repr(layer) for layer in model] == [repr(layer) for layer in pinned]
+    state, pinned_state = model.state_dict(), pinned.state_dict()
+    assert list(state) == list(pinned_state)
+    for key in state:
+        assert torch.equal(state[key], pinned_state[key]), key
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"channels": (4, 8), "hidden": 16, "dropout": 0.5, "num_classes": 3}])
+def test_fashion_cnn_is_chapter_8s_network_weight_for_weight(kwargs):
+    torch.manual_seed(8)
+    model = fashion_cnn(**kwargs)
+    torch.manual_seed(8)
+    assert_same_network(model, fashion_cnn_as_built_before(**kwargs))
+    if not kwargs:
+        assert count_parameters(model) == 207_018
+    x = torch.rand(2, 1, 28, 28)
+    torch.manual_seed(8)
+    pinned = fashion_cnn_as_built_before(**kwargs)
+    with eval_mode(model), eval_mode(pinned):
+        assert torch.equal(model(x), pinned(x))
+
+
+@pytest.mark.parametrize(
+    "args", [(0.0, (16, 32), 64, 10, 1, 28), (0.5, (4, 8), 16, 3, 3, 30), (0.2, (2, 3), 5, 2, 1, 4)]
+)
+def test_small_cnn_is_the_pinned_network_weight_for_weight(args):
+    dropout, channels, hidden, num_classes, in_channels, image_size = args
+    torch.manual_seed(3)
+    model = small_cnn(dropout, channels, hidden, num_classes, in_channels, image_size)
+    torch.manual_seed(3)
+    assert_same_network(model, small_cnn_as_built_before(*args))
+
+
+def test_small_cnn_shapes_and_dropout_switch():
+    torch.manual_seed(0)
+    plain = small_cnn()
+    torch.manual_seed(0)
+    dropped = small_cnn(dropout=0.5)
+    x = torch.rand(3, 1, 28, 28)
+    assert plain(x).shape == (3, 10)
+    # same layers and same seed -> same initial weights; only the dropout rate differs
+    for a, b in zip(plain.parameters(), dropped.parameters()):
+        assert torch.equal(a, b)
+    plain.eval(), dropped.eval()
+    assert torch.allclose(plain(x), dropped(x))
+    dropped.train()
+    assert not torch.allclose(dropped(x), dropped(x))
+    assert small_cnn(channels=(4, 8), hidden=16, num_classes=3, in_channels=3, image_size=32)(
+        torch.rand(2, 3, 32, 32)
+    ).shape == (2, 3)
+
+
+def test_small_cnn_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="dropout"):
+        small_cnn(dropout=1.0)
+    with pytest.raises(ValueError, match="channels"):
+        small_cnn(channels=(8, 16, 32))
+    with pytest.raises(ValueError, match="image_size"):
+        small_cnn(image_size=2)
+
+
+def test_fashion_cnn_shapes_and_arguments():
+    model = fashion_cnn(channels=(4, 8), hidden=16)
+    assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+    assert model.fc1.in_features == 8 * 7 * 7
+    assert isinstance(model.bn1, nn.BatchNorm2d) and model.drop1.p == 0.3
+    with pytest.raises(ValueError, match="dropout"):
+        fashion_cnn(dropout=1.0)
+    with pytest.raises(ValueError, match="channels"):
+        fashion_cnn(channels=(4,))
+    with pytest.raises(ValueError, match="hidden"):
+        fashion_cnn(hidden=0)

@@ -1,4 +1,4 @@
-"""cnnlab.course.experiments' multi-seed harness: paired t-intervals, run_seeds, learning_curve, fashion_cnn."""
+"""cnnlab.course.experiments' multi-seed harness: paired t-intervals, run_seeds and learning_curve."""
 
 import matplotlib
 
@@ -11,7 +11,6 @@ from scipy import stats
 from torch import nn
 
 from cnnlab.course.experiments import SeedRuns, learning_curve, paired_interval, run_seeds
-from cnnlab.models import fashion_cnn
 
 
 def test_paired_interval_matches_scipy_and_hand_formula():
@@ -122,16 +121,3 @@ def test_learning_curve_grows_with_size_and_shares_images_per_seed():
         learning_curve({"a": {"model": net}}, [0], make, separable(8, 1), epochs=1)
     with pytest.raises(TypeError, match="make_train"):
         learning_curve({"a": {"model": net}}, [8], None, separable(8, 1), epochs=1)
-
-
-def test_fashion_cnn_shapes_and_arguments():
-    model = fashion_cnn(channels=(4, 8), hidden=16)
-    assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
-    assert model.fc1.in_features == 8 * 7 * 7
-    assert isinstance(model.bn1, nn.BatchNorm2d) and model.drop1.p == 0.3
-    with pytest.raises(ValueError, match="dropout"):
-        fashion_cnn(dropout=1.0)
-    with pytest.raises(ValueError, match="channels"):
-        fashion_cnn(channels=(4,))
-    with pytest.raises(ValueError, match="hidden"):
-        fashion_cnn(hidden=0)
