@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from cnnlab.torchops.padding import output_size
-from cnnlab.checks import positive_int
+from cnnlab.checks import check_probability, positive_int
 
 __all__ = [
     "eval_mode",
@@ -101,88 +101,106 @@ def eval_mode(model):
             module.train(flag)
 
 
-def small_cnn(dropout=0.0, channels=(16, 32), hidden=64, num_classes=10, in_channels=1, image_size=28):
+def small_cnn(dropout=0.0, channels=(16, 32), hidden=64, num_classes=10, in_channels=1, image_size=28,
+              batch_norm=False):
     """Conv-Pool-Conv-Pool-Flatten-Dense-Dense, the shape of seed 003's network, scaled to 28x28 images.
 
-    ``conv(3x3, same) -> ReLU -> maxpool 2`` twice, then ``Dropout(p) -> Linear(hidden) -> ReLU -> Dropout(p)
-    -> Linear(num_classes)``. The dropout layers are always there (``p=0`` makes them the identity), so
-    networks with and without dropout have the same layers and, from the same seed, the same initial weights.
+    ``conv(3x3, same) -> [BatchNorm2d] -> ReLU -> maxpool 2`` twice, then ``Dropout(p) -> Linear(hidden) -> ReLU
+    -> Dropout(p) -> Linear(num_classes)``. The dropout layers are always there (``p=0`` makes them the
+    identity), so networks with and without dropout have the same layers and, from the same seed, the same
+    initial weights. With ``dropout=0`` and no batch norm it is the PyTorch twin of ``cnnlab.numpy_net.NumpyCNN``.
 
-    Shapes: (N, in_channels, image_size, image_size) -> (N, num_classes). Layer names: conv1, relu1, pool1,
-    conv2, relu2, pool2, flatten, drop1, fc1, relu3, drop2, fc2.
+    Layer names: conv1, [bn1], relu1, pool1, conv2, [bn2], relu2, pool2, flatten, drop1, fc1, relu3, drop2, fc2.
+
+    Args:
+        dropout: drop probability of ``drop1`` and ``drop2``, in [0, 1).
+        channels: filters ``(F1, F2)`` of the two convolutions.
+        hidden: width of ``fc1``.
+        num_classes: outputs of ``fc2`` (logits).
+        in_channels, image_size: the input, ``(N, in_channels, image_size, image_size)``.
+        batch_norm: insert ``bn1`` / ``bn2`` (``nn.BatchNorm2d``) after each convolution (:func:`fashion_cnn`).
+
+    Shape:
+        ``(N, in_channels, S, S) -> (N, num_classes)``; the "same" convolutions keep ``S`` and each pool
+        halves it, so ``fc1`` sees ``F2 * S2 * S2`` features with ``S2 = floor(floor(S / 2) / 2)``
+        (28 -> 14 -> 7: ``32 * 7 * 7 = 1568``).
+
+    Example:
+        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+        <torch._C.Generator object at ...>
+        >>> net = small_cnn(channels=(4, 8), hidden=16)
+        >>> net(torch.zeros(2, 1, 28, 28)).shape, net.fc1.in_features
+        (torch.Size([2, 10]), 392)
     """
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
-    if len(channels) != 2:
+    dropout = check_probability(dropout, "dropout")
+    if isinstance(channels, str) or len(channels) != 2:
         raise ValueError(f"channels must hold two counts (first conv, second conv), got {channels!r}")
     first, second = (positive_int(c, "channels") for c in channels)
     hidden = positive_int(hidden, "hidden")
+    num_classes = positive_int(num_classes, "num_classes")
+    in_channels = positive_int(in_channels, "in_channels")
     image_size = positive_int(image_size, "image_size")
+    if not isinstance(batch_norm, bool):
+        raise TypeError(f"batch_norm must be a bool, got {type(batch_norm).__name__} {batch_norm!r}")
     if image_size < 4:
         raise ValueError(f"image_size must be at least 4 to survive two 2x2 pools, got {image_size}")
     pooled = image_size // 4
-    return nn.Sequential(
-        OrderedDict(
-            [
-                ("conv1", nn.Conv2d(in_channels, first, 3, padding=1)),
-                ("relu1", nn.ReLU()),
-                ("pool1", nn.MaxPool2d(2)),
-                ("conv2", nn.Conv2d(first, second, 3, padding=1)),
-                ("relu2", nn.ReLU()),
-                ("pool2", nn.MaxPool2d(2)),
-                ("flatten", nn.Flatten()),
-                ("drop1", nn.Dropout(dropout)),
-                ("fc1", nn.Linear(second * pooled * pooled, hidden)),
-                ("relu3", nn.ReLU()),
-                ("drop2", nn.Dropout(dropout)),
-                ("fc2", nn.Linear(hidden, num_classes)),
-            ]
-        )
-    )
+    layers = []
+    for index, (c_in, c_out) in enumerate(((in_channels, first), (first, second)), start=1):
+        layers.append((f"conv{index}", nn.Conv2d(c_in, c_out, 3, padding=1)))
+        if batch_norm:
+            layers.append((f"bn{index}", nn.BatchNorm2d(c_out)))
+        layers += [(f"relu{index}", nn.ReLU()), (f"pool{index}", nn.MaxPool2d(2))]
+    layers += [
+        ("flatten", nn.Flatten()),
+        ("drop1", nn.Dropout(dropout)),
+        ("fc1", nn.Linear(second * pooled * pooled, hidden)),
+        ("relu3", nn.ReLU()),
+        ("drop2", nn.Dropout(dropout)),
+        ("fc2", nn.Linear(hidden, num_classes)),
+    ]
+    return nn.Sequential(OrderedDict(layers))
 
 
 def fashion_cnn(channels=(16, 32), hidden=128, dropout=0.3, num_classes=10):
-    """Chapter 8's full-data network: two conv 3x3 + batch norm + ReLU + 2x2 max-pool blocks, two dense layers.
+    """Chapter 8's full-data network: :func:`small_cnn` with batch norm, wider ``fc1`` and dropout 0.3.
 
     ``conv1 -> bn1 -> relu1 -> pool1 -> conv2 -> bn2 -> relu2 -> pool2 -> flatten -> drop1 -> fc1 -> relu3
     -> drop2 -> fc2``. Batch normalisation (``nn.BatchNorm2d``) after each convolution lets a large learning
     rate train it in a few epochs.
+
+    Args:
+        channels: filters ``(F1, F2)`` of the two 3x3 convolutions.
+        hidden: width of ``fc1``.
+        dropout: drop probability of ``drop1`` and ``drop2``, in [0, 1).
+        num_classes: outputs of ``fc2`` (logits).
 
     Shape:
         input ``(N, 1, 28, 28)`` -> logits ``(N, num_classes)``; ``fc1`` sees ``channels[1] * 7 * 7`` features
         (28 -> 14 -> 7 after the two pools; "same" 3x3 convolutions keep the size).
 
     Example:
-        >>> fashion_cnn()(torch.zeros(2, 1, 28, 28)).shape
-        torch.Size([2, 10])
+        >>> model = fashion_cnn()
+        >>> model(torch.zeros(2, 1, 28, 28)).shape, count_parameters(model)
+        (torch.Size([2, 10]), 207018)
     """
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
-    if len(channels) != 2:
-        raise ValueError(f"channels must hold two counts (first conv, second conv), got {channels!r}")
-    first, second = (positive_int(c, "channels") for c in channels)
-    hidden = positive_int(hidden, "hidden")
-    return nn.Sequential(
-        OrderedDict(
-            [
-                ("conv1", nn.Conv2d(1, first, 3, padding=1)),
-                ("bn1", nn.BatchNorm2d(first)),
-                ("relu1", nn.ReLU()),
-                ("pool1", nn.MaxPool2d(2)),
-                ("conv2", nn.Conv2d(first, second, 3, padding=1)),
-                ("bn2", nn.BatchNorm2d(second)),
-                ("relu2", nn.ReLU()),
-                ("pool2", nn.MaxPool2d(2)),
-                ("flatten", nn.Flatten()),
-                ("drop1", nn.Dropout(dropout)),
-                ("fc1", nn.Linear(second * 7 * 7, hidden)),
-                ("relu3", nn.ReLU()),
-                ("drop2", nn.Dropout(dropout)),
-                ("fc2", nn.Linear(hidden, positive_int(num_classes, "num_classes"))),
-            ]
-        )
-    )
-class LeNet(nn.Sequential):
+    return small_cnn(dropout=dropout, channels=channels, hidden=hidden, num_classes=num_classes, batch_norm=True)
+
+
+class _SquareImageNet(nn.Sequential):
+    """Named layers that refuse, with the expected shape, an input other than (N, in_channels, S, S)."""
+
+    def __init__(self, layers, in_channels, image_size):
+        super().__init__(OrderedDict(layers))
+        self.in_channels = in_channels
+        self.image_size = image_size
+
+    def forward(self, x):
+        _check_images(self, x, self.in_channels, self.image_size)
+        return super().forward(x)
+
+
+class LeNet(_SquareImageNet):
     """LeNet-5 (LeCun et al. 1998) as d2l builds it: two 5x5 convolutions with average pooling, three dense layers.
 
     Layers (``[bnK]`` only with ``batch_norm=True``; ``actK`` is named ``sigmoidK`` or ``reluK``)::
@@ -237,18 +255,12 @@ class LeNet(nn.Sequential):
         layers += block(3, ("fc1", nn.Linear(16 * size * size, 120)), nn.BatchNorm1d(120))
         layers += block(4, ("fc2", nn.Linear(120, 84)), nn.BatchNorm1d(84))
         layers += [("fc3", nn.Linear(84, num_classes))]
-        super().__init__(OrderedDict(layers))
+        super().__init__(layers, in_channels, image_size)
         self.activation = activation
         self.batch_norm = batch_norm
-        self.in_channels = in_channels
-        self.image_size = image_size
-
-    def forward(self, x):
-        _check_images(self, x, self.in_channels, self.image_size)
-        return super().forward(x)
 
 
-class SimpleCNN(nn.Sequential):
+class SimpleCNN(_SquareImageNet):
     """The small CNN of the TensorFlow tutorial: 122,570 parameters on 32x32x3 CIFAR-10 images.
 
     Layers (valid 3x3 convolutions, 2x2 max pooling)::
@@ -256,10 +268,22 @@ class SimpleCNN(nn.Sequential):
         conv1 32 3x3 -> relu1 -> pool1 -> conv2 64 3x3 -> relu2 -> pool2
         -> conv3 64 3x3 -> relu3 -> flatten -> fc1 64 -> relu4 -> fc2 num_classes
 
-    Shapes: input ``(N, in_channels, image_size, image_size)``, output logits ``(N, num_classes)``.
-    With ``image_size=32`` the spatial sizes are 32 -> 30 -> 15 -> 13 -> 6 -> 4, so ``fc1`` sees
-    ``64 * 4 * 4 = 1024`` features; with ``image_size=28, in_channels=1`` (Fashion-MNIST) it sees
-    ``64 * 3 * 3 = 576``.
+    Args:
+        num_classes: outputs of ``fc2`` (logits).
+        in_channels, image_size: the input, ``(N, in_channels, image_size, image_size)``.
+
+    Shape:
+        input ``(N, in_channels, S, S)``, output logits ``(N, num_classes)``. Each valid 3x3 convolution
+        takes ``S -> S - 2`` and each pool ``S -> floor(S / 2)``: at 32 the sizes are 32 -> 30 -> 15 -> 13
+        -> 6 -> 4, so ``fc1`` sees ``64 * 4 * 4 = 1024`` features; at ``image_size=28, in_channels=1``
+        (Fashion-MNIST) 28 -> 26 -> 13 -> 11 -> 5 -> 3 and ``64 * 3 * 3 = 576``.
+
+    Example:
+        >>> model = SimpleCNN()
+        >>> model(torch.zeros(2, 3, 32, 32)).shape, count_parameters(model)
+        (torch.Size([2, 10]), 122570)
+        >>> SimpleCNN(in_channels=1, image_size=28).fc1.in_features
+        576
     """
 
     def __init__(self, num_classes=10, in_channels=3, image_size=32):
@@ -268,33 +292,24 @@ class SimpleCNN(nn.Sequential):
         positive_int(image_size, "image_size")
         conv, pool = (3, 1, 0), (2, 2, 0)
         size = _size_after(image_size, [conv, pool, conv, pool, conv], "SimpleCNN")
-        super().__init__(
-            OrderedDict(
-                [
-                    ("conv1", nn.Conv2d(in_channels, 32, 3)),
-                    ("relu1", nn.ReLU()),
-                    ("pool1", nn.MaxPool2d(2)),
-                    ("conv2", nn.Conv2d(32, 64, 3)),
-                    ("relu2", nn.ReLU()),
-                    ("pool2", nn.MaxPool2d(2)),
-                    ("conv3", nn.Conv2d(64, 64, 3)),
-                    ("relu3", nn.ReLU()),
-                    ("flatten", nn.Flatten()),
-                    ("fc1", nn.Linear(64 * size * size, 64)),
-                    ("relu4", nn.ReLU()),
-                    ("fc2", nn.Linear(64, num_classes)),
-                ]
-            )
-        )
-        self.in_channels = in_channels
-        self.image_size = image_size
-
-    def forward(self, x):
-        _check_images(self, x, self.in_channels, self.image_size)
-        return super().forward(x)
+        layers = [
+            ("conv1", nn.Conv2d(in_channels, 32, 3)),
+            ("relu1", nn.ReLU()),
+            ("pool1", nn.MaxPool2d(2)),
+            ("conv2", nn.Conv2d(32, 64, 3)),
+            ("relu2", nn.ReLU()),
+            ("pool2", nn.MaxPool2d(2)),
+            ("conv3", nn.Conv2d(64, 64, 3)),
+            ("relu3", nn.ReLU()),
+            ("flatten", nn.Flatten()),
+            ("fc1", nn.Linear(64 * size * size, 64)),
+            ("relu4", nn.ReLU()),
+            ("fc2", nn.Linear(64, num_classes)),
+        ]
+        super().__init__(layers, in_channels, image_size)
 
 
-class CatsDogsCNN(nn.Sequential):
+class CatsDogsCNN(_SquareImageNet):
     """Chollet's Dogs-vs-Cats network: four conv3x3+ReLU+maxpool2 blocks, dropout, two dense layers.
 
     Layers::
@@ -302,12 +317,23 @@ class CatsDogsCNN(nn.Sequential):
         [convK 3x3 -> reluK -> poolK 2x2] for K = 1..4 with 32, 64, 128, 128 filters
         -> flatten -> dropout(0.5) -> fc1 512 -> relu5 -> fc2 1
 
-    Shapes: input ``(N, in_channels, image_size, image_size)``, output ``(N, 1)``: one logit,
-    the log-odds of "dog" (pair it with ``nn.BCEWithLogitsLoss``; ``torch.sigmoid`` gives the probability).
+    Args:
+        padding: ``"valid"`` is the published model; ``"same"`` keeps each convolution's size.
+        in_channels, image_size: the input, ``(N, in_channels, image_size, image_size)``.
 
-    ``padding="valid"`` is the published model (3,453,121 parameters at 150x150: the spatial size goes
-    150 -> 148 -> 74 -> 72 -> 36 -> 34 -> 17 -> 15 -> 7). ``padding="same"`` keeps each convolution's
-    size (150 -> 75 -> 37 -> 18 -> 9), so the flattened vector, and ``fc1``, are larger.
+    Shape:
+        input ``(N, in_channels, S, S)``, output ``(N, 1)``: one logit, the log-odds of "dog" (pair it with
+        ``nn.BCEWithLogitsLoss``; ``torch.sigmoid`` gives the probability). A valid convolution takes
+        ``S -> S - 2``, a same one keeps ``S``, each pool ``S -> floor(S / 2)``: at 150, "valid" goes
+        150 -> 148 -> 74 -> 72 -> 36 -> 34 -> 17 -> 15 -> 7 (3,453,121 parameters), "same" goes
+        150 -> 75 -> 37 -> 18 -> 9, so the flattened vector, and ``fc1``, are larger.
+
+    Example:
+        >>> model = CatsDogsCNN(padding="valid")
+        >>> model.fc1.in_features, count_parameters(model)
+        (6272, 3453121)
+        >>> CatsDogsCNN(image_size=32)(torch.zeros(2, 3, 32, 32)).shape
+        torch.Size([2, 1])
     """
 
     def __init__(self, padding="same", in_channels=3, image_size=150):
@@ -334,14 +360,8 @@ class CatsDogsCNN(nn.Sequential):
             ("relu5", nn.ReLU()),
             ("fc2", nn.Linear(512, 1)),
         ]
-        super().__init__(OrderedDict(layers))
+        super().__init__(layers, in_channels, image_size)
         self.padding = padding
-        self.in_channels = in_channels
-        self.image_size = image_size
-
-    def forward(self, x):
-        _check_images(self, x, self.in_channels, self.image_size)
-        return super().forward(x)
 
 
 # torchvision's configurations ("A", "B", "D", "E" in the VGG paper): numbers are the output
