@@ -84,6 +84,10 @@ def _check_images(model, x, in_channels, image_size=None):
 def eval_mode(model):
     """Switch off dropout and freeze batch-norm statistics inside the block, then restore each module's flag.
 
+    Args:
+        model: any ``nn.Module``; every submodule gets its own ``training`` flag back, so a model that was
+            partly in eval mode (a frozen batch-norm layer) comes out exactly as it went in.
+
     Example:
         >>> net = small_cnn(dropout=0.5)
         >>> with eval_mode(net):
@@ -380,7 +384,13 @@ VGG_CONFIGS = {
 def scale_config(cfg, factor):
     """Return ``cfg`` with every channel count multiplied by ``factor`` (at least 1 channel), "M" kept.
 
-    ``scale_config(VGG_CONFIGS["vgg11"], 1 / 16)`` is a VGG-11 with 4 to 32 channels per layer.
+    Args:
+        cfg: a VGG configuration, channel counts and "M" (see :data:`VGG_CONFIGS`).
+        factor: a positive number; counts are rounded to the nearest int.
+
+    Example:
+        >>> scale_config(VGG_CONFIGS["vgg11"], 1 / 16)  # a VGG-11 with 4 to 32 channels per layer
+        [4, 'M', 8, 'M', 16, 16, 'M', 32, 32, 'M', 32, 32, 'M']
     """
     if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor <= 0:
         raise ValueError(f"factor must be a positive number, got {factor!r}")
@@ -413,8 +423,24 @@ class VGG(nn.Module):
     images the classifier follows the feature map instead, e.g. ``VGG([16, "M", 32, "M", 64, 64, "M"],
     num_classes=10, in_channels=1, image_size=28, hidden=128)`` ends with 64x3x3 = 576 features.
 
-    Shapes: input ``(N, in_channels, H, W)`` (``H = W = image_size`` expected; other sizes work thanks to
-    the adaptive pool, as in torchvision), output logits ``(N, num_classes)``.
+    Args:
+        cfg: channel counts of the 3x3 convolutions and "M" for a 2x2 max pool, e.g. ``VGG_CONFIGS["vgg16"]``.
+        num_classes: outputs of ``fc3`` (logits).
+        in_channels, image_size: the input, ``(N, in_channels, image_size, image_size)``.
+        batch_norm: insert ``BatchNorm2d`` after every convolution (torchvision's ``vgg16_bn``).
+        hidden: width of ``fc1`` and ``fc2``.
+        dropout: drop probability of ``dropout1`` and ``dropout2``, in [0, 1).
+
+    Shape:
+        input ``(N, in_channels, H, W)`` (``H = W = image_size`` expected; other sizes work thanks to
+        the adaptive pool, as in torchvision), output logits ``(N, num_classes)``. A convolution keeps the
+        size (3x3, padding 1: ``floor((S + 2 - 3) / 1) + 1 = S``) and a pool halves it, so
+        ``S = min(7, floor(image_size / 2**pools))``.
+
+    Example:
+        >>> net = VGG([16, "M", 32, "M", 64, 64, "M"], num_classes=10, in_channels=1, image_size=28, hidden=128)
+        >>> net(torch.zeros(2, 1, 28, 28)).shape, net.classifier.fc1.in_features
+        (torch.Size([2, 10]), 576)
 
     Convolutions are initialised as in torchvision (Kaiming-normal, fan-out, ReLU gain; zero biases), which
     keeps activations from shrinking layer after layer in a deep stack without batch norm. Dense layers keep
@@ -431,8 +457,7 @@ class VGG(nn.Module):
         positive_int(in_channels, "in_channels")
         positive_int(image_size, "image_size")
         positive_int(hidden, "hidden")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        dropout = check_probability(dropout, "dropout")
         if not any(item != "M" for item in cfg):
             raise ValueError(f"cfg needs at least one convolution (a channel count), got {cfg}")
 
@@ -488,30 +513,92 @@ class VGG(nn.Module):
 
 
 def vgg11(**kwargs):
-    """VGG-11 (configuration "A"); ``kwargs`` go to :class:`VGG`. 132,863,336 parameters at the defaults."""
+    """VGG-11 (configuration "A"); ``kwargs`` go to :class:`VGG`. 132,863,336 parameters at the defaults.
+
+    Args:
+        kwargs: ``num_classes``, ``in_channels``, ``image_size``, ``batch_norm``, ``hidden``, ``dropout`` of :class:`VGG`.
+
+    Shape:
+        ``(N, 3, 224, 224) -> (N, 1000)`` at the defaults.
+
+    Example:
+        >>> with torch.device("meta"):  # shapes only: nothing is allocated
+        ...     count_parameters(vgg11())
+        132863336
+    """
     return VGG(VGG_CONFIGS["vgg11"], **kwargs)
 
 
 def vgg13(**kwargs):
-    """VGG-13 (configuration "B"); ``kwargs`` go to :class:`VGG`. 133,047,848 parameters at the defaults."""
+    """VGG-13 (configuration "B"); ``kwargs`` go to :class:`VGG`. 133,047,848 parameters at the defaults.
+
+    Args:
+        kwargs: ``num_classes``, ``in_channels``, ``image_size``, ``batch_norm``, ``hidden``, ``dropout`` of :class:`VGG`.
+
+    Shape:
+        ``(N, 3, 224, 224) -> (N, 1000)`` at the defaults.
+
+    Example:
+        >>> with torch.device("meta"):  # shapes only: nothing is allocated
+        ...     count_parameters(vgg13())
+        133047848
+    """
     return VGG(VGG_CONFIGS["vgg13"], **kwargs)
 
 
 def vgg16(**kwargs):
-    """VGG-16 (configuration "D"); ``kwargs`` go to :class:`VGG`. 138,357,544 parameters at the defaults."""
+    """VGG-16 (configuration "D"); ``kwargs`` go to :class:`VGG`. 138,357,544 parameters at the defaults.
+
+    Args:
+        kwargs: ``num_classes``, ``in_channels``, ``image_size``, ``batch_norm``, ``hidden``, ``dropout`` of :class:`VGG`.
+
+    Shape:
+        ``(N, 3, 224, 224) -> (N, 1000)`` at the defaults.
+
+    Example:
+        >>> with torch.device("meta"):  # shapes only: nothing is allocated
+        ...     count_parameters(vgg16())
+        138357544
+    """
     return VGG(VGG_CONFIGS["vgg16"], **kwargs)
 
 
 def vgg19(**kwargs):
-    """VGG-19 (configuration "E"); ``kwargs`` go to :class:`VGG`. 143,667,240 parameters at the defaults."""
+    """VGG-19 (configuration "E"); ``kwargs`` go to :class:`VGG`. 143,667,240 parameters at the defaults.
+
+    Args:
+        kwargs: ``num_classes``, ``in_channels``, ``image_size``, ``batch_norm``, ``hidden``, ``dropout`` of :class:`VGG`.
+
+    Shape:
+        ``(N, 3, 224, 224) -> (N, 1000)`` at the defaults.
+
+    Example:
+        >>> with torch.device("meta"):  # shapes only: nothing is allocated
+        ...     count_parameters(vgg19())
+        143667240
+    """
     return VGG(VGG_CONFIGS["vgg19"], **kwargs)
 
 
 def count_parameters(model, trainable_only=False):
-    """Number of scalar parameters in ``model`` (each shared tensor counted once)."""
+    """Number of scalar parameters in ``model`` (each shared tensor counted once).
+
+    Args:
+        model: an ``nn.Module``.
+        trainable_only: count only parameters with ``requires_grad``.
+
+    Example:
+        >>> layer = nn.Conv2d(3, 8, 3)  # (3 * 3 * 3 + 1) * 8
+        >>> count_parameters(layer), count_parameters(layer.requires_grad_(False), trainable_only=True)
+        (224, 0)
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+# torch's convolution layers (what they share, ``nn.modules.conv._ConvNd``, is private to torch)
+CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 
 def _multiply_adds(module, output):
@@ -519,7 +606,7 @@ def _multiply_adds(module, output):
     if not isinstance(output, torch.Tensor) or output.dim() == 0:
         return 0
     per_sample = output.numel() // output.shape[0]
-    if isinstance(module, nn.modules.conv._ConvNd):
+    if isinstance(module, CONVOLUTIONS):
         # each output element is a dot product over C_in/groups channels times the kernel window
         kernel = 1
         for k in module.kernel_size:
@@ -546,17 +633,23 @@ def _shape_of(output):
 
 
 class Summary:
-    """What :func:`summary` found: one row per leaf-module call, and totals.
+    """What :func:`summary` found: one row per leaf-module call, and totals. ``print`` it for Keras' table.
 
-    Attributes
-    ----------
-    rows : list of dict
-        ``{"name", "type", "output_shape", "params", "macs"}`` in call order; ``output_shape`` has
-        ``None`` for the batch dimension (Keras' convention); ``macs`` are multiply-adds per sample.
-    total_params, trainable_params : int
-        Over the whole model (``count_parameters``), not just the rows.
-    total_macs : int
-        Sum of the rows' multiply-adds (one sample).
+    Args:
+        model_name: the title of the table.
+        input_shape: one sample's shape, without the batch dimension.
+        rows: ``{"name", "type", "output_shape", "params", "macs"}`` in call order; ``output_shape`` has
+            ``None`` for the batch dimension (Keras' convention); ``macs`` are multiply-adds per sample.
+        total_params, trainable_params: over the whole model (``count_parameters``), not just the rows.
+
+    Attributes ``rows``, ``total_params``, ``trainable_params`` hold the arguments; ``total_macs`` is the sum of
+    the rows' multiply-adds (one sample) and ``non_trainable_params`` the difference of the two counts.
+
+    Example:
+        >>> s = Summary("tiny", (1, 4, 4), [{"name": "fc", "type": "Linear", "output_shape": (None, 2),
+        ...                                    "params": 34, "macs": 32}], 34, 34)
+        >>> s.total_macs, s.non_trainable_params
+        (32, 0)
     """
 
     def __init__(self, model_name, input_shape, rows, total_params, trainable_params):
@@ -654,22 +747,24 @@ def summary(model, input_shape, device=None):
     - ``macs``: multiply-adds per sample, ``out_elements * C_in/groups * KH * KW`` for a convolution and
       ``out_features * in_features`` for a dense layer; 0 for the other layers.
 
-    Parameters
-    ----------
-    model : nn.Module
-    input_shape : tuple of int
-        One sample's shape without the batch dimension, e.g. ``(3, 32, 32)``.
-    device : torch.device or str, optional
-        Where the zeros go; default: the device of the model's parameters (CPU if it has none).
-        The model itself is not moved.
-
-    Returns
-    -------
-    Summary
-        ``print(...)`` it for the table; ``.rows``, ``.total_params``, ``.total_macs`` for the numbers.
-
     Build a large model under ``with torch.device("meta"):`` to summarise it without allocating or
     computing anything: meta tensors carry shapes only.
+
+    Args:
+        model: an ``nn.Module``.
+        input_shape: one sample's shape without the batch dimension, e.g. ``(3, 32, 32)``.
+        device: where the zeros go; default: the device of the model's parameters (CPU if it has none).
+            The model itself is not moved.
+
+    Shape:
+        the input is ``(1, *input_shape)``; a row's ``output_shape`` is ``(None, *layer_output.shape[1:])``.
+        Returns a :class:`Summary`: ``print(...)`` it for the table; ``.rows``, ``.total_params``,
+        ``.total_macs`` for the numbers.
+
+    Example:
+        >>> s = summary(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(18, 4)), (1, 5, 5))  # 20 + 76
+        >>> [row["output_shape"] for row in s.rows], s.total_params, s.total_macs
+        ([(None, 2, 3, 3), (None, 18), (None, 4)], 96, 234)
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
