@@ -512,72 +512,33 @@ class VGG(nn.Module):
         return self.classifier(x)
 
 
-def vgg11(**kwargs):
-    """VGG-11 (configuration "A"); ``kwargs`` go to :class:`VGG`. 132,863,336 parameters at the defaults.
+def _vgg_builder(name, letter, parameters):
+    """The function ``name(**kwargs)`` that builds VGG_CONFIGS[name]; one docstring for the four of them."""
+
+    def build(**kwargs):
+        return VGG(VGG_CONFIGS[name], **kwargs)
+
+    build.__name__ = build.__qualname__ = name
+    build.__doc__ = f"""{name.replace("vgg", "VGG-")} (configuration "{letter}"); ``kwargs`` go to :class:`VGG`.
 
     Args:
         kwargs: ``num_classes``, ``in_channels``, ``image_size``, ``batch_norm``, ``hidden``, ``dropout`` of :class:`VGG`.
 
     Shape:
-        ``(N, 3, 224, 224) -> (N, 1000)`` at the defaults.
+        ``(N, 3, 224, 224) -> (N, 1000)`` at the defaults, with {parameters:,} parameters.
 
     Example:
         >>> with torch.device("meta"):  # shapes only: nothing is allocated
-        ...     count_parameters(vgg11())
-        132863336
+        ...     count_parameters({name}())
+        {parameters}
     """
-    return VGG(VGG_CONFIGS["vgg11"], **kwargs)
+    return build
 
 
-def vgg13(**kwargs):
-    """VGG-13 (configuration "B"); ``kwargs`` go to :class:`VGG`. 133,047,848 parameters at the defaults.
-
-    Args:
-        kwargs: ``num_classes``, ``in_channels``, ``image_size``, ``batch_norm``, ``hidden``, ``dropout`` of :class:`VGG`.
-
-    Shape:
-        ``(N, 3, 224, 224) -> (N, 1000)`` at the defaults.
-
-    Example:
-        >>> with torch.device("meta"):  # shapes only: nothing is allocated
-        ...     count_parameters(vgg13())
-        133047848
-    """
-    return VGG(VGG_CONFIGS["vgg13"], **kwargs)
-
-
-def vgg16(**kwargs):
-    """VGG-16 (configuration "D"); ``kwargs`` go to :class:`VGG`. 138,357,544 parameters at the defaults.
-
-    Args:
-        kwargs: ``num_classes``, ``in_channels``, ``image_size``, ``batch_norm``, ``hidden``, ``dropout`` of :class:`VGG`.
-
-    Shape:
-        ``(N, 3, 224, 224) -> (N, 1000)`` at the defaults.
-
-    Example:
-        >>> with torch.device("meta"):  # shapes only: nothing is allocated
-        ...     count_parameters(vgg16())
-        138357544
-    """
-    return VGG(VGG_CONFIGS["vgg16"], **kwargs)
-
-
-def vgg19(**kwargs):
-    """VGG-19 (configuration "E"); ``kwargs`` go to :class:`VGG`. 143,667,240 parameters at the defaults.
-
-    Args:
-        kwargs: ``num_classes``, ``in_channels``, ``image_size``, ``batch_norm``, ``hidden``, ``dropout`` of :class:`VGG`.
-
-    Shape:
-        ``(N, 3, 224, 224) -> (N, 1000)`` at the defaults.
-
-    Example:
-        >>> with torch.device("meta"):  # shapes only: nothing is allocated
-        ...     count_parameters(vgg19())
-        143667240
-    """
-    return VGG(VGG_CONFIGS["vgg19"], **kwargs)
+vgg11 = _vgg_builder("vgg11", "A", 132_863_336)
+vgg13 = _vgg_builder("vgg13", "B", 133_047_848)
+vgg16 = _vgg_builder("vgg16", "D", 138_357_544)
+vgg19 = _vgg_builder("vgg19", "E", 143_667_240)
 
 
 def count_parameters(model, trainable_only=False):
