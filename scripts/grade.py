@@ -37,10 +37,10 @@ import sys
 import tempfile
 import zipfile
 
+from cnnlab.grading.batch import (DEFAULT_SUBMISSION_TIMEOUT, course_db_url, grade_assignment, nbgrader_command,
+                                  nbgrader_environment, put_nbgrader_on_path)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# nbgrader runs the `alembic` command of its own environment when it creates a gradebook, so the
-# environment's bin/ must be on PATH even when Python was started as .venv/bin/python.
-os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 STUDENT_ID = re.compile(r"[^A-Za-z0-9_.@-]+")
 
 # Notebook fields that change from run to run without changing the exercise.
@@ -62,11 +62,15 @@ def assignments(root, names=None):
 
 
 def nbgrader(root, *args, check=True, quiet=False):
-    """Run `nbgrader ARGS` in the course directory ``root`` (so that its nbgrader_config.py applies)."""
-    command = [sys.executable, "-m", "nbgrader", *args]
+    """Run `nbgrader ARGS` in the course directory ``root`` (so that its nbgrader_config.py applies).
+
+    nbgrader runs the ``alembic`` command of its own environment when it creates a gradebook, so
+    the child gets this environment's bin/ first on its PATH (this process's PATH stays as it is).
+    """
     if not quiet:
         print("$ nbgrader " + " ".join(args), flush=True)
-    result = subprocess.run(command, cwd=root, capture_output=quiet, text=True)
+    result = subprocess.run(nbgrader_command(*args), cwd=root, env=nbgrader_environment(), capture_output=quiet,
+                            text=True)
     if check and result.returncode != 0:
         if quiet:
             sys.stderr.write(result.stdout + result.stderr)
@@ -236,11 +240,12 @@ def scores(root, name):
 
     "auto" sums the autograded (code) cells; written answers are graded by hand in formgrader.
     A submission without an autograded notebook (its kernel died, nbgrader failed) is "failed"
-    and counts 0.
+    and counts 0. The gradebook is the course's ``c.CourseDirectory.db_url`` (SQLite or PostgreSQL).
     """
     from nbgrader.api import Gradebook, MissingEntry
 
-    db_url = "sqlite:///" + os.path.join(root, "gradebook.db")
+    db_url = course_db_url(root)
+    put_nbgrader_on_path()  # a gradebook that does not exist yet is made with nbgrader's `alembic`
     table = {}
     with Gradebook(db_url) as gb:
         for student in submitted_students(root, name):
@@ -281,8 +286,6 @@ def autograde(root, name, students=None, jobs=None, scheduler=None, timeout=None
     cluster at ``scheduler``; the gradebook is written by this process only (cnnlab.grading.batch).
     Returns the number of FAILED submissions.
     """
-    from cnnlab.grading.batch import DEFAULT_SUBMISSION_TIMEOUT, grade_assignment
-
     assignments(root, [name])
     try:
         report = grade_assignment(root, name, students=students, jobs=jobs, scheduler=scheduler,

@@ -12,11 +12,12 @@ import csv
 import importlib.util
 import json
 import os
-import shutil
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from course_copy import (REPO, cell_index, cell_timeout, copy_course, insert_code_cell, load_grade_script, read_nb,
+                         set_source, write_nb)
+
 ASSIGNMENTS = [
     "01_image_data",
     "02_convolution",
@@ -32,48 +33,7 @@ CELL_TIMEOUT = 10  # seconds per cell in the test course: the hanging submission
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("nbgrader") is None, reason="nbgrader is not installed")
 
 
-def load_grade_script():
-    spec = importlib.util.spec_from_file_location("cnnlab_grade_script", os.path.join(REPO, "scripts", "grade.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 grade = load_grade_script()
-
-
-# ---------------------------------------------------------------------------------------------
-# notebook surgery
-# ---------------------------------------------------------------------------------------------
-
-
-def read_nb(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def write_nb(nb, path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(nb, f, indent=1)
-
-
-def cell_index(nb, grade_id):
-    for i, cell in enumerate(nb["cells"]):
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
-            return i
-    raise KeyError(grade_id)
-
-
-def set_source(nb, grade_id, source):
-    nb["cells"][cell_index(nb, grade_id)]["source"] = source
-    return nb
-
-
-def insert_code_cell(nb, position, source):
-    nb["cells"].insert(position, {"cell_type": "code", "execution_count": None, "id": f"extra-{position}",
-                                  "metadata": {}, "outputs": [], "source": source})
-    return nb
 
 
 def source_nb(name):
@@ -154,24 +114,14 @@ def make_submissions(folder):
 
 @pytest.fixture(scope="module")
 def graded_course(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("course"))
-    shutil.copy(os.path.join(REPO, "nbgrader_config.py"), root)
-    shutil.copytree(os.path.join(REPO, "solutions"), os.path.join(root, "solutions"))
-    shutil.copytree(os.path.join(REPO, "exercises"), os.path.join(root, "exercises"))
-    old_timeout = os.environ.get("CNNLAB_CELL_TIMEOUT")
-    os.environ["CNNLAB_CELL_TIMEOUT"] = str(CELL_TIMEOUT)
-    try:
+    root = copy_course(str(tmp_path_factory.mktemp("course")))
+    with cell_timeout(CELL_TIMEOUT):
         subs, inbox = make_submissions(root)
         collected = grade.collect(root, HONEST_CORR2D_CONV, inbox)
         grade.generate(root, None, quiet=True)  # fills the gradebook
         result = grade.nbgrader(root, "autograde", "*", "--force", check=False, quiet=True)
         tables = {name: grade.scores(root, name) for name in ASSIGNMENTS}
         yield {"root": root, "subs": subs, "collected": collected, "tables": tables, "log": result.stderr}
-    finally:
-        if old_timeout is None:
-            os.environ.pop("CNNLAB_CELL_TIMEOUT", None)
-        else:
-            os.environ["CNNLAB_CELL_TIMEOUT"] = old_timeout
 
 
 def autograded_text(course, name, student):

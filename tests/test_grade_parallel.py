@@ -11,7 +11,6 @@ once on a cluster whose worker is killed (by its process id) while it grades. Af
 import copy
 import csv
 import importlib.util
-import json
 import os
 import re
 import shutil
@@ -22,7 +21,6 @@ import time
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ASSIGNMENT = "01_image_data"
 CELL_TIMEOUT = 6  # seconds a top-level endless loop costs (the hanging submission)
 FUNCTIONS = {"image_layout": ["test_image_layout", "test_image_layout_hidden"],
@@ -33,24 +31,8 @@ FUNCTIONS = {"image_layout": ["test_image_layout", "test_image_layout_hidden"],
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("nbgrader") is None, reason="nbgrader is not installed")
 
 from cnnlab.grading import batch  # noqa: E402
-
-
-def read_nb(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def cell_index(nb, grade_id):
-    for i, cell in enumerate(nb["cells"]):
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
-            return i
-    raise KeyError(grade_id)
-
-
-def insert_code_cell(nb, position, source):
-    nb["cells"].insert(position, {"cell_type": "code", "execution_count": None, "id": f"forged-{position}",
-                                  "metadata": {}, "outputs": [], "source": source})
-    return nb
+from course_copy import REPO, cell_index, cell_timeout, copy_course, insert_code_cell, load_grade_script  # noqa: E402
+from course_copy import read_nb, write_nb  # noqa: E402
 
 
 def forged_submissions():
@@ -80,31 +62,20 @@ def forged_submissions():
 @pytest.fixture(scope="module")
 def course_template(tmp_path_factory):
     """A course directory with the forged submissions and no gradebook yet."""
-    root = tmp_path_factory.mktemp("template")
-    shutil.copy(os.path.join(REPO, "nbgrader_config.py"), root)
-    for folder in ("solutions", "exercises"):
-        shutil.copytree(os.path.join(REPO, folder, ASSIGNMENT), root / folder / ASSIGNMENT)
+    root = copy_course(str(tmp_path_factory.mktemp("template")), [ASSIGNMENT])
     subs = forged_submissions()
     for student, (nb, _) in subs.items():
-        target = root / "submitted" / student / ASSIGNMENT
-        target.mkdir(parents=True)
-        with open(target / (ASSIGNMENT + ".ipynb"), "w", encoding="utf-8") as f:
-            json.dump(nb, f, indent=1)
-    return {"root": str(root), "subs": subs}
+        write_nb(nb, os.path.join(root, "submitted", student, ASSIGNMENT, ASSIGNMENT + ".ipynb"))
+    return {"root": root, "subs": subs}
 
 
 @pytest.fixture(scope="module", autouse=True)
 def short_cell_timeout():
-    old = os.environ.get("CNNLAB_CELL_TIMEOUT")
-    os.environ["CNNLAB_CELL_TIMEOUT"] = str(CELL_TIMEOUT)
-    yield
-    if old is None:
-        os.environ.pop("CNNLAB_CELL_TIMEOUT", None)
-    else:
-        os.environ["CNNLAB_CELL_TIMEOUT"] = old
+    with cell_timeout(CELL_TIMEOUT):
+        yield
 
 
-def copy_course(template, destination):
+def copy_template(template, destination):
     shutil.copytree(template["root"], destination)
     return str(destination)
 
@@ -121,7 +92,7 @@ def statuses(report):
 
 @pytest.fixture(scope="module")
 def serial_run(course_template, tmp_path_factory):
-    root = copy_course(course_template, tmp_path_factory.mktemp("jobs1") / "course")
+    root = copy_template(course_template, tmp_path_factory.mktemp("jobs1") / "course")
     report = batch.grade_assignment(root, ASSIGNMENT, jobs=1, progress=False)
     return {"root": root, "report": report, "scores": gradebook_scores(root, course_template["subs"])}
 
@@ -129,7 +100,7 @@ def serial_run(course_template, tmp_path_factory):
 @pytest.fixture(scope="module")
 def parallel_run(course_template, tmp_path_factory):
     """`scripts/grade.py autograde --jobs 2`, as an instructor runs it."""
-    root = copy_course(course_template, tmp_path_factory.mktemp("jobs2") / "course")
+    root = copy_template(course_template, tmp_path_factory.mktemp("jobs2") / "course")
     command = [sys.executable, os.path.join(REPO, "scripts", "grade.py"), "--root", root, "autograde", ASSIGNMENT,
                "--jobs", "2"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
@@ -226,7 +197,7 @@ def local_cluster():
 def test_a_dask_cluster_gives_the_scores_of_jobs_1_even_when_a_worker_is_killed(local_cluster, course_template,
                                                                                 serial_run, tmp_path):
     """One run on a LocalCluster of 2 worker processes; one worker is SIGKILLed while it grades."""
-    root = copy_course(course_template, tmp_path / "course")
+    root = copy_template(course_template, tmp_path / "course")
     address = local_cluster.scheduler.address
     assert address.startswith("tcp://127.0.0.1:")
     pids = local_cluster.run(os.getpid)  # {worker address: process id}
@@ -299,3 +270,37 @@ def test_bad_arguments_are_rejected_with_their_names(course_template):
         batch.grade_assignment(course_template["root"], ASSIGNMENT, students=["nobody"], progress=False)
     with pytest.raises(ValueError, match="assignment"):
         batch.grade_assignment(course_template["root"], "99_missing", progress=False)
+
+
+def test_importing_grade_py_changes_no_environment_variable():
+    before = dict(os.environ)
+    load_grade_script("cnnlab_grade_script_environment")
+    assert dict(os.environ) == before
+
+
+def test_scores_reads_the_gradebook_that_nbgrader_config_names(tmp_path):
+    """`grade.py scores` opens ``c.CourseDirectory.db_url``, not a gradebook.db it assumes."""
+    from nbgrader.api import Gradebook
+
+    root = tmp_path / "course"
+    (root / "submitted" / "alice" / "a1").mkdir(parents=True)
+    (root / "submitted" / "alice" / "a1" / "a1.ipynb").write_text("{}")
+    (root / "autograded" / "alice" / "a1").mkdir(parents=True)
+    (root / "autograded" / "alice" / "a1" / "a1.ipynb").write_text("{}")
+    url = "sqlite:///" + str(tmp_path / "elsewhere.db")
+    (root / "nbgrader_config.py").write_text(f"c = get_config()\nc.CourseDirectory.db_url = {url!r}\n")
+    batch.put_nbgrader_on_path()
+    with Gradebook(url) as gb:
+        gb.add_assignment("a1")
+        gb.add_notebook("a1", "a1")
+        gb.add_grade_cell("test_one", "a1", "a1", max_score=3, cell_type="code")
+        gb.add_grade_cell("written", "a1", "a1", max_score=2, cell_type="markdown")
+        gb.add_student("alice")
+        gb.add_submission("a1", "alice")
+        gb.find_grade("test_one", "a1", "a1", "alice").auto_score = 1.5
+        gb.db.commit()
+    grade = load_grade_script("cnnlab_grade_script_scores")
+    table = grade.scores(str(root), "a1")
+    assert table == {"alice": {"auto": 1.5, "auto_max": 3.0, "manual_max": 2.0, "cells": {"test_one": 1.5},
+                               "failed": False}}
+    assert not (root / "gradebook.db").exists()

@@ -7,7 +7,6 @@ the scores in the database and `export`, and stops the server by the process id 
 """
 
 import csv
-import json
 import os
 import pwd
 import shutil
@@ -20,7 +19,8 @@ import time
 
 import pytest
 
-from test_grade_parallel import ASSIGNMENT, CELL_TIMEOUT, REPO, expected_points, forged_submissions
+from course_copy import REPO, copy_course, write_nb
+from test_grade_parallel import ASSIGNMENT, CELL_TIMEOUT, FUNCTIONS, expected_points, forged_submissions
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 STUDENTS = ["full1", "partial3", "blank1", "crash_exit"]
@@ -94,16 +94,12 @@ def test_parallel_grading_into_a_postgresql_gradebook(postgres_url, tmp_path, mo
 
     monkeypatch.setenv("CNNLAB_CELL_TIMEOUT", str(CELL_TIMEOUT))
     root = tmp_path / "course"
-    root.mkdir()
-    for folder in ("solutions", "exercises"):
-        shutil.copytree(os.path.join(REPO, folder, ASSIGNMENT), root / folder / ASSIGNMENT)
-    config = open(os.path.join(REPO, "nbgrader_config.py")).read()
-    (root / "nbgrader_config.py").write_text(config + f"\nc.CourseDirectory.db_url = {postgres_url!r}\n")
+    copy_course(str(root), [ASSIGNMENT])
+    with open(root / "nbgrader_config.py", "a") as config:
+        config.write(f"\nc.CourseDirectory.db_url = {postgres_url!r}\n")
     subs = forged_submissions()
     for student in STUDENTS:
-        target = root / "submitted" / student / ASSIGNMENT
-        target.mkdir(parents=True)
-        (target / (ASSIGNMENT + ".ipynb")).write_text(json.dumps(subs[student][0]))
+        write_nb(subs[student][0], str(root / "submitted" / student / ASSIGNMENT / (ASSIGNMENT + ".ipynb")))
 
     script = [sys.executable, os.path.join(REPO, "scripts", "grade.py"), "--root", str(root)]
     done = subprocess.run(script + ["autograde", ASSIGNMENT, "--jobs", "2"], capture_output=True, text=True,
@@ -133,6 +129,18 @@ def test_parallel_grading_into_a_postgresql_gradebook(postgres_url, tmp_path, mo
             continue
         expected = expected_points(solved)
         assert {cell: stored[student][cell] for cell in expected} == expected, student
+
+    scores = subprocess.run(script + ["scores", ASSIGNMENT], capture_output=True, text=True, timeout=300)
+    assert scores.returncode == 0, scores.stdout + scores.stderr
+    rows = {line.split()[0]: line for line in scores.stdout.splitlines()[1:]}
+    assert set(rows) == set(STUDENTS)
+    full_marks = sum(expected_points(FUNCTIONS).values())
+    for student in STUDENTS:
+        solved = subs[student][1]
+        points = sum(expected_points(solved or []).values())
+        assert rows[student].split()[1:4] == [f"{points:.1f}", "/", f"{full_marks:.1f}"], rows[student]
+        assert ("FAILED" in rows[student]) == (solved is None), rows[student]
+    assert not (root / "gradebook.db").exists()  # `scores` read PostgreSQL too, it made no SQLite file
 
     csv_path = tmp_path / "grades.csv"
     export = subprocess.run(script + ["export", "--to", str(csv_path)], capture_output=True, text=True, timeout=300)

@@ -16,8 +16,7 @@ import pytest
 
 from cnnlab.grading import sandbox as sandbox_module
 from cnnlab.grading.sandbox import Sandbox, SandboxUnavailable, check_bwrap
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from course_copy import REPO, copy_course, load_grade_script
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None,
                                 reason="bubblewrap is not installed (apt-get install bubblewrap)")
@@ -196,15 +195,8 @@ def test_no_sandbox_is_announced(monkeypatch):
 
 def small_course(tmp_path, name="02_convolution"):
     """A course copy with one assignment and its solution submitted by student "solution"."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("cnnlab_grade_script_sandbox", os.path.join(REPO, "scripts", "grade.py"))
-    grade = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(grade)
-    root = str(tmp_path / "course")
-    os.makedirs(os.path.join(root, "solutions"))
-    shutil.copy(os.path.join(REPO, "nbgrader_config.py"), root)
-    shutil.copytree(os.path.join(REPO, "solutions", name), os.path.join(root, "solutions", name))
+    grade = load_grade_script("cnnlab_grade_script_sandbox")
+    root = copy_course(str(tmp_path / "course"), [name], folders=("solutions",))
     grade.generate(root, None, quiet=True)
     os.makedirs(os.path.join(root, "submitted", "solution", name))
     shutil.copy(os.path.join(REPO, "solutions", name, name + ".ipynb"), os.path.join(root, "submitted", "solution", name))

@@ -27,7 +27,9 @@ import threading
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from course_copy import (REPO, cell_timeout, copy_course, insert_code_cell, load_grade_script, read_nb, set_source,
+                         write_nb)
+
 CELL_TIMEOUT = 30
 
 pytestmark = [
@@ -37,43 +39,7 @@ pytestmark = [
 ]
 
 
-def load_grade_script():
-    spec = importlib.util.spec_from_file_location("cnnlab_grade_script_attacks", os.path.join(REPO, "scripts", "grade.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-grade = load_grade_script()
-
-
-def read_nb(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def write_nb(nb, path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(nb, f, indent=1)
-
-
-def cell_index(nb, grade_id):
-    for i, cell in enumerate(nb["cells"]):
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
-            return i
-    raise KeyError(grade_id)
-
-
-def set_source(nb, grade_id, source):
-    nb["cells"][cell_index(nb, grade_id)]["source"] = source
-    return nb
-
-
-def insert_code_cell(nb, position, source):
-    nb["cells"].insert(position, {"cell_type": "code", "execution_count": None, "id": f"extra-{position}",
-                                  "metadata": {}, "outputs": [], "source": source})
-    return nb
+grade = load_grade_script("cnnlab_grade_script_attacks")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -460,10 +426,7 @@ class Listener:
 
 @pytest.fixture(scope="module")
 def attacked_course(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("attacked_course"))
-    shutil.copy(os.path.join(REPO, "nbgrader_config.py"), root)
-    shutil.copytree(os.path.join(REPO, "solutions"), os.path.join(root, "solutions"))
-    shutil.copytree(os.path.join(REPO, "exercises"), os.path.join(root, "exercises"))
+    root = copy_course(str(tmp_path_factory.mktemp("attacked_course")))
     path_07 = os.path.join(root, "solutions", "07_train_cnn", "07_train_cnn.ipynb")
     nb07 = read_nb(path_07)
     for cell in nb07["cells"]:
@@ -476,44 +439,39 @@ def attacked_course(tmp_path_factory):
         if name not in ("01_image_data", "02_convolution", "07_train_cnn"):
             shutil.rmtree(os.path.join(root, "solutions", name))
     listener = Listener()
-    old_timeout = os.environ.get("CNNLAB_CELL_TIMEOUT")
-    os.environ["CNNLAB_CELL_TIMEOUT"] = str(CELL_TIMEOUT)
     try:
-        grade.generate(root, None, quiet=True)  # fills the gradebook
-        subs = {}
-        for name in TARGETS:
-            subs[(name, "honest")] = source_nb(root, name)
-            for attack in ATTACKS:
-                subs[(name, attack)] = attack_notebook(root, name, attack)
-        subs[("07_train_cnn", "fake_clock")] = set_source(source_nb(root, "07_train_cnn"), "train_model", FAKE_CLOCK)
-        side = SIDE_EFFECTS.format(course=root, repo=REPO, port=listener.port)
-        subs[("02_convolution", "side_effects")] = insert_code_cell(source_nb(root, "02_convolution"), 2, side)
-        independent = source_nb(root, "02_convolution")
-        for grade_id, code in INDEPENDENT_02.items():
-            set_source(independent, grade_id, code)
-        subs[("02_convolution", "independent")] = independent
-        subs[("02_convolution", "mutant")] = set_source(copy.deepcopy(independent), "conv2d", MUTANT_02_CONV)
-        subs[("02_convolution", "memory")] = insert_code_cell(source_nb(root, "02_convolution"), 2, MEMORY_HOG)
-        for (name, student), nb in subs.items():
-            write_nb(nb, os.path.join(root, "submitted", student, name, name + ".ipynb"))
-        with sqlite3.connect(os.path.join(root, "gradebook.db")) as db:
-            tables_before = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
-        before = tree_hashes(root)
-        submitted_before = submitted_hashes(root)
-        result = grade.nbgrader(root, "autograde", "*", "--force", check=False, quiet=True)
-        after = tree_hashes(root)
-        with sqlite3.connect(os.path.join(root, "gradebook.db")) as db:
-            tables_after = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
-        tables = {name: grade.scores(root, name) for name in TARGETS}
-        yield {"root": root, "tables": tables, "log": result.stdout + result.stderr, "before": before,
-               "after": after, "submitted_before": submitted_before, "submitted_after": submitted_hashes(root),
-               "tables_before": tables_before, "tables_after": tables_after, "listener": listener}
+        with cell_timeout(CELL_TIMEOUT):
+            grade.generate(root, None, quiet=True)  # fills the gradebook
+            subs = {}
+            for name in TARGETS:
+                subs[(name, "honest")] = source_nb(root, name)
+                for attack in ATTACKS:
+                    subs[(name, attack)] = attack_notebook(root, name, attack)
+            subs[("07_train_cnn", "fake_clock")] = set_source(source_nb(root, "07_train_cnn"), "train_model", FAKE_CLOCK)
+            side = SIDE_EFFECTS.format(course=root, repo=REPO, port=listener.port)
+            subs[("02_convolution", "side_effects")] = insert_code_cell(source_nb(root, "02_convolution"), 2, side)
+            independent = source_nb(root, "02_convolution")
+            for grade_id, code in INDEPENDENT_02.items():
+                set_source(independent, grade_id, code)
+            subs[("02_convolution", "independent")] = independent
+            subs[("02_convolution", "mutant")] = set_source(copy.deepcopy(independent), "conv2d", MUTANT_02_CONV)
+            subs[("02_convolution", "memory")] = insert_code_cell(source_nb(root, "02_convolution"), 2, MEMORY_HOG)
+            for (name, student), nb in subs.items():
+                write_nb(nb, os.path.join(root, "submitted", student, name, name + ".ipynb"))
+            with sqlite3.connect(os.path.join(root, "gradebook.db")) as db:
+                tables_before = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            before = tree_hashes(root)
+            submitted_before = submitted_hashes(root)
+            result = grade.nbgrader(root, "autograde", "*", "--force", check=False, quiet=True)
+            after = tree_hashes(root)
+            with sqlite3.connect(os.path.join(root, "gradebook.db")) as db:
+                tables_after = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            tables = {name: grade.scores(root, name) for name in TARGETS}
+            yield {"root": root, "tables": tables, "log": result.stdout + result.stderr, "before": before,
+                   "after": after, "submitted_before": submitted_before, "submitted_after": submitted_hashes(root),
+                   "tables_before": tables_before, "tables_after": tables_after, "listener": listener}
     finally:
         listener.close()
-        if old_timeout is None:
-            os.environ.pop("CNNLAB_CELL_TIMEOUT", None)
-        else:
-            os.environ["CNNLAB_CELL_TIMEOUT"] = old_timeout
 
 
 def autograded_text(course, name, student):

@@ -1,0 +1,84 @@
+"""Scratch copies of the course for the grading tests, and the notebook surgery they do on them.
+
+The end-to-end grading tests (test_assignments, test_sandbox_attacks, test_sandbox,
+test_grade_parallel, test_gradebook_postgres) grade forged submissions in a temporary copy of the
+course directory, never in the repository. This module holds what they share: reading and writing
+notebooks, finding and replacing a cell by its nbgrader ``grade_id``, copying the course, setting
+the per-cell timeout for a block, and loading ``scripts/grade.py`` as a module.
+"""
+
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COURSE_FOLDERS = ("solutions", "exercises")
+
+
+def load_grade_script(module_name="cnnlab_grade_script"):
+    """``scripts/grade.py`` imported as a module named ``module_name`` (it is a script, not in a package)."""
+    spec = importlib.util.spec_from_file_location(module_name, os.path.join(REPO, "scripts", "grade.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def read_nb(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def write_nb(nb, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(nb, f, indent=1)
+
+
+def cell_index(nb, grade_id):
+    """Index of the cell whose nbgrader metadata has ``grade_id``; KeyError when there is none."""
+    for i, cell in enumerate(nb["cells"]):
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+            return i
+    raise KeyError(grade_id)
+
+
+def set_source(nb, grade_id, source):
+    """Replace the source of the cell ``grade_id`` (in place); returns ``nb``."""
+    nb["cells"][cell_index(nb, grade_id)]["source"] = source
+    return nb
+
+
+def insert_code_cell(nb, position, source):
+    """Insert a code cell that nbgrader does not manage at ``position`` (in place); returns ``nb``."""
+    nb["cells"].insert(position, {"cell_type": "code", "execution_count": None, "id": f"extra-{position}",
+                                  "metadata": {}, "outputs": [], "source": source})
+    return nb
+
+
+def copy_course(root, assignments=None, folders=COURSE_FOLDERS):
+    """Copy nbgrader_config.py and ``folders`` of the repository (every assignment, or ``assignments``) into ``root``."""
+    os.makedirs(root, exist_ok=True)
+    shutil.copy(os.path.join(REPO, "nbgrader_config.py"), root)
+    for folder in folders:
+        if assignments is None:
+            shutil.copytree(os.path.join(REPO, folder), os.path.join(root, folder))
+            continue
+        for name in assignments:
+            shutil.copytree(os.path.join(REPO, folder, name), os.path.join(root, folder, name))
+    return str(root)
+
+
+@contextlib.contextmanager
+def cell_timeout(seconds):
+    """``CNNLAB_CELL_TIMEOUT`` (read by nbgrader_config.py in every nbgrader process) for the block, then as before."""
+    old = os.environ.get("CNNLAB_CELL_TIMEOUT")
+    os.environ["CNNLAB_CELL_TIMEOUT"] = str(seconds)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("CNNLAB_CELL_TIMEOUT", None)
+        else:
+            os.environ["CNNLAB_CELL_TIMEOUT"] = old
