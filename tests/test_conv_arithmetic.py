@@ -16,42 +16,39 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 
-def random_transpose_case(seed):
-    """Seeded random conv_transpose2d problem that torch accepts."""
+def random_case(seed, kind):
+    """Seeded random problem that torch accepts: kind "transpose" (the extra argument is output_padding)
+    or "dilated" (the extra argument is the dilation, and the dilated kernel fits the padded input).
+
+    Returns x, w, b, stride, padding, extra, rng.
+    """
     rng = np.random.default_rng(seed)
+    transpose = kind == "transpose"
     while True:
         N, C_in, C_out = (int(v) for v in rng.integers(1, 4, size=3))
-        H, W = (int(v) for v in rng.integers(1, 7, size=2))
-        KH, KW = (int(v) for v in rng.integers(1, 5, size=2))
-        stride = tuple(int(v) for v in rng.integers(1, 4, size=2))
+        size = tuple(int(v) for v in rng.integers(*((1, 7) if transpose else (3, 14)), size=2))
+        kernel = tuple(int(v) for v in rng.integers(1, 5 if transpose else 4, size=2))
+        stride = tuple(int(v) for v in rng.integers(1, 4 if transpose else 3, size=2))
         padding = tuple(int(v) for v in rng.integers(0, 3, size=2))
-        output_padding = tuple(int(rng.integers(0, s)) for s in stride)
-        if (H - 1) * stride[0] - 2 * padding[0] + KH + output_padding[0] < 1:
+        if transpose:
+            extra = tuple(int(rng.integers(0, s)) for s in stride)
+            fits = all((n - 1) * s - 2 * p + k + op >= 1 for n, s, p, k, op in zip(size, stride, padding, kernel, extra))
+        else:
+            extra = tuple(int(v) for v in rng.integers(1, 4, size=2))
+            fits = all(d * (k - 1) + 1 <= n + 2 * p for d, k, n, p in zip(extra, kernel, size, padding))
+        if not fits:
             continue
-        if (W - 1) * stride[1] - 2 * padding[1] + KW + output_padding[1] < 1:
-            continue
-        x = rng.standard_normal((N, C_in, H, W))
-        w = rng.standard_normal((C_in, C_out, KH, KW))
+        x = rng.standard_normal((N, C_in, *size))
+        w = rng.standard_normal((C_in, C_out, *kernel) if transpose else (C_out, C_in, *kernel))
         b = rng.standard_normal(C_out) if rng.random() < 0.7 else None
-        return x, w, b, stride, padding, output_padding, rng
+        return x, w, b, stride, padding, extra, rng
 
 
-def random_dilated_case(seed):
-    """Seeded random dilated conv2d problem whose dilated kernel fits the padded input."""
-    rng = np.random.default_rng(seed)
-    while True:
-        N, C, Fo = (int(v) for v in rng.integers(1, 4, size=3))
-        H, W = (int(v) for v in rng.integers(3, 14, size=2))
-        KH, KW = (int(v) for v in rng.integers(1, 4, size=2))
-        dilation = tuple(int(v) for v in rng.integers(1, 4, size=2))
-        stride = tuple(int(v) for v in rng.integers(1, 3, size=2))
-        padding = tuple(int(v) for v in rng.integers(0, 3, size=2))
-        if dilation[0] * (KH - 1) + 1 > H + 2 * padding[0] or dilation[1] * (KW - 1) + 1 > W + 2 * padding[1]:
-            continue
-        x = rng.standard_normal((N, C, H, W))
-        w = rng.standard_normal((Fo, C, KH, KW))
-        b = rng.standard_normal(Fo) if rng.random() < 0.7 else None
-        return x, w, b, stride, padding, dilation, rng
+# kind -> (cnnlab.torchops function, its torch.nn.functional counterpart), both called (x, w, b, s, p, extra)
+TORCH_PAIRS = {
+    "transpose": (ct.conv_transpose2d, lambda x, w, b, s, p, op: F.conv_transpose2d(x, w, b, s, p, op)),
+    "dilated": (ct.conv2d_dilated, lambda x, w, b, s, p, d: F.conv2d(x, w, b, stride=s, padding=p, dilation=d)),
+}
 
 
 def tensors(*arrays):
@@ -60,7 +57,7 @@ def tensors(*arrays):
 
 @pytest.mark.parametrize("seed", range(25))
 def test_conv_transpose2d_matches_torch(seed):
-    x, w, b, s, p, op, _ = random_transpose_case(seed)
+    x, w, b, s, p, op, _ = random_case(seed, "transpose")
     expected = F.conv_transpose2d(*(None if a is None else torch.tensor(a) for a in (x, w, b)), s, p, op).numpy()
     for fn in (R.conv_transpose2d, R.conv_transpose2d_naive):
         out = fn(x, w, b, s, p, op)
@@ -70,7 +67,7 @@ def test_conv_transpose2d_matches_torch(seed):
 
 @pytest.mark.parametrize("seed", range(25))
 def test_conv2d_dilated_matches_torch(seed):
-    x, w, b, s, p, d, _ = random_dilated_case(seed)
+    x, w, b, s, p, d, _ = random_case(seed, "dilated")
     expected = F.conv2d(*(None if a is None else torch.tensor(a) for a in (x, w, b)), stride=s, padding=p,
                         dilation=d).numpy()
     out = R.conv2d_dilated(x, w, b, s, p, d)
@@ -78,24 +75,14 @@ def test_conv2d_dilated_matches_torch(seed):
     np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("kind", TORCH_PAIRS)
 @pytest.mark.parametrize("seed", range(10))
-def test_torch_versions_match_functional_forward_and_autograd(seed):
-    x, w, b, s, p, op, rng = random_transpose_case(seed)
+def test_torch_versions_match_functional_forward_and_autograd(seed, kind):
+    x, w, b, s, p, extra, rng = random_case(seed, kind)
+    ours_fn, theirs_fn = TORCH_PAIRS[kind]
     ours, theirs = tensors(x, w, b), tensors(x, w, b)
-    out = ct.conv_transpose2d(*ours, s, p, op)
-    expected = F.conv_transpose2d(*theirs, s, p, op)
-    dout = torch.tensor(rng.standard_normal(tuple(out.shape)))
-    out.backward(dout)
-    expected.backward(dout)
-    torch.testing.assert_close(out, expected)
-    for a, e in zip(ours, theirs):
-        if a is not None:
-            torch.testing.assert_close(a.grad, e.grad)
-
-    x, w, b, s, p, d, rng = random_dilated_case(seed)
-    ours, theirs = tensors(x, w, b), tensors(x, w, b)
-    out = ct.conv2d_dilated(*ours, s, p, d)
-    expected = F.conv2d(*theirs, stride=s, padding=p, dilation=d)
+    out = ours_fn(*ours, s, p, extra)
+    expected = theirs_fn(*theirs, s, p, extra)
     dout = torch.tensor(rng.standard_normal(tuple(out.shape)))
     out.backward(dout)
     expected.backward(dout)
@@ -125,7 +112,7 @@ def test_conv_transpose2d_is_the_input_gradient_of_conv2d(seed):
 
 
 def test_conv_transpose2d_gradient_matches_finite_differences():
-    x, w, b, s, p, op, rng = random_transpose_case(3)
+    x, w, b, s, p, op, rng = random_case(3, "transpose")
     out = ct.conv_transpose2d(*tensors(x, w, b), s, p, op)
     dout = rng.standard_normal(tuple(out.shape))
     xt = torch.tensor(x, requires_grad=True)
@@ -209,6 +196,24 @@ def test_formula_matches_autograd_on_random_stacks(seed):
     assert field["rows"][0] == field["unit"] * j and field["cols"][0] == field["unit"] * j
 
 
+@pytest.mark.parametrize("layers, side, dense", [
+    ([conv(3)], 3, True), ([conv(3)] * 2, 5, True), ([conv(3)] * 3, 7, True), ([conv(5)], 5, True),
+    ([conv(7)], 7, True),
+    ([conv(3, dilation=2)], 5, False),  # taps 0, 2, 4: a 5x5 field with holes
+    ([conv(3, stride=2), conv(3)], 7, True),  # 3 + (3 - 1) * 2
+    ([conv(3), pool(2), conv(3)], 8, True),   # 3 + 1 * 1, then + (3 - 1) * 2
+])
+def test_measured_field_by_hand(layers, side, dense):
+    field = measured_field(layers, margin=1)
+    assert field["side"] == (side, side) and field["dense"] == dense
+    assert field["gradient"].shape == (side + 2 * field["jump"],) * 2
+
+
+def test_measured_field_rejects_a_negative_margin():
+    with pytest.raises(ValueError, match="margin"):
+        measured_field([conv(3)], margin=-1)
+
+
 def test_measured_field_sees_holes_of_a_gridded_dilated_stack():
     # two dilation-2 convolutions only ever reach even offsets: the field has holes, and we report them
     field = measured_field([conv(3, dilation=2), conv(3, dilation=2)])
@@ -259,13 +264,8 @@ def test_overlap_counts_and_taps():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_dilated_and_transposed_on_cuda():
     cuda = torch.device("cuda")
-    for make_case, ours, theirs in (
-        (random_transpose_case, ct.conv_transpose2d,
-         lambda x, w, b, s, p, op: F.conv_transpose2d(x, w, b, s, p, op)),
-        (random_dilated_case, ct.conv2d_dilated,
-         lambda x, w, b, s, p, d: F.conv2d(x, w, b, stride=s, padding=p, dilation=d)),
-    ):
-        x, w, b, s, p, extra, _ = make_case(1)
+    for kind, (ours, theirs) in TORCH_PAIRS.items():
+        x, w, b, s, p, extra, _ = random_case(1, kind)
         on_gpu = [None if a is None else torch.tensor(a, device=cuda, requires_grad=True) for a in (x, w, b)]
         on_cpu = tensors(x, w, b)
         out = ours(*on_gpu, s, p, extra)

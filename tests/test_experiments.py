@@ -10,7 +10,6 @@ from cnnlab.course.experiments import (
     eval_accuracies,
     fashion_subsets,
     generalization_gap,
-    receptive_field,
     tail_mean,
 )
 
@@ -98,25 +97,3 @@ def test_compare_training_rejects_malformed_variants():
         compare_training({}, train, train, epochs=1)
     with pytest.raises(TypeError, match="callable 'model'"):
         compare_training({"x": {"model": None}}, train, train, epochs=1)
-
-
-@pytest.mark.parametrize("depth, expected", [(1, 3), (2, 5), (3, 7)])
-def test_receptive_field_of_stacked_3x3_convs(depth, expected):
-    layers = nn.Sequential(*[m for _ in range(depth) for m in (nn.Conv2d(2, 2, 3, padding=1), nn.ReLU())])
-    assert receptive_field(layers, in_channels=2, size=21) == (expected, expected)
-
-
-def test_receptive_field_of_5x5_and_of_dilated_and_strided_convs():
-    assert receptive_field(nn.Conv2d(1, 4, 5)) == (5, 5)
-    assert receptive_field(nn.Conv2d(1, 1, 3, dilation=2)) == (5, 5)
-    # 3x3 stride 2 then 3x3: 3 + (3 - 1) * 2 = 7
-    assert receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3, stride=2), nn.Conv2d(1, 1, 3))) == (7, 7)
-
-
-def test_receptive_field_bad_input():
-    with pytest.raises(ValueError, match="larger size"):
-        receptive_field(nn.Conv2d(1, 1, 5, padding=2), size=5)
-    with pytest.raises(TypeError, match="nn.Module"):
-        receptive_field("conv")
-    with pytest.raises(ValueError, match=r"\(1, F, h, w\)"):
-        receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Flatten()))

@@ -230,30 +230,53 @@ def dense_vs_conv_params(h, w, c_in, units_or_filters, kernel_size, bias=True):
     )
 
 
-def _random_input(input_shape, seed):
+def _probe_input(layer, input_shape, seed, fill):
+    """One image (1, C, H, W) that requires grad, on the layer's device and in its dtype."""
     import torch
 
     shape = tuple(operator.index(s) for s in input_shape)
     if len(shape) != 3:
         raise ValueError(f"input_shape must be (C, H, W) for one image, got {shape}")
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn((1, *shape), generator=generator).requires_grad_(True)
+    parameter = next(iter(layer.parameters()), None) if hasattr(layer, "parameters") else None
+    options = {"dtype": torch.float32} if parameter is None else {"dtype": parameter.dtype, "device": parameter.device}
+    if fill is None:
+        generator = torch.Generator().manual_seed(seed)
+        x = torch.randn((1, *shape), generator=generator, dtype=options["dtype"]).to(options.get("device", "cpu"))
+    else:
+        x = torch.full((1, *shape), float(fill), **options)
+    return x.requires_grad_(True)
 
 
-def input_dependence(layer, input_shape, output_index, seed=0):
+def input_dependence(layer, input_shape, output_index, seed=0, fill=None):
     """Which input numbers one output number depends on, measured with autograd.
 
-    layer: any callable taking a tensor (1, C, H, W) and returning a tensor (1, ...),
-           e.g. ``torch.nn.Conv2d`` or ``nn.Sequential(nn.Flatten(), nn.Linear(...))``.
-    input_shape: (C, H, W) of one image; a random input of that shape is fed through the layer.
-    output_index: tuple indexing one value of ``layer(x)[0]``, e.g. (filter, row, col).
+    This is the book's one autograd probe of a receptive field; :func:`cnnlab.course.receptive_field.measured_field`
+    runs it on a stack built from layer geometries.
 
-    Returns |d out[0][output_index] / d x| as a NumPy array of shape (C, H, W): nonzero
-    exactly where the output can "see" the input (its receptive field).
+    Args:
+        layer: any callable taking a tensor (1, C, H, W) and returning a tensor (1, ...),
+            e.g. ``torch.nn.Conv2d`` or ``nn.Sequential(nn.Flatten(), nn.Linear(...))``; the input
+            follows the dtype and device of its first parameter.
+        input_shape: (C, H, W) of one image.
+        output_index: tuple indexing one value of ``layer(x)[0]``, e.g. (filter, row, col).
+        seed: seeds the random input.
+        fill: a number to fill the input with instead (e.g. 1.0, so that ReLUs after positive
+            weights let every path through).
+
+    Shape:
+        returns |d layer(x)[0][output_index] / d x| as a NumPy array (C, H, W): non-zero exactly
+        where the output can "see" the input (its receptive field), unless weights cancel.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> seen = input_dependence(torch.nn.Conv2d(2, 4, 3), (2, 8, 8), (0, 3, 3)) > 0
+        >>> seen.shape, int(seen.sum()), bool(seen[:, 3:6, 3:6].all())
+        ((2, 8, 8), 18, True)
     """
     import torch
 
-    x = _random_input(input_shape, seed)
+    x = _probe_input(layer, input_shape, seed, fill)
     out = layer(x)
     idx = tuple(output_index) if isinstance(output_index, (tuple, list)) else (output_index,)
     one = out[0]
@@ -266,16 +289,30 @@ def input_dependence(layer, input_shape, output_index, seed=0):
 def weight_input_dependence(layer, input_shape, weight_index, seed=0):
     """Which input numbers one weight of a conv layer meets, measured with autograd.
 
-    layer: a module with a ``weight`` parameter, e.g. ``torch.nn.Conv2d``.
-    weight_index: (filter, channel, u, v) into ``layer.weight``.
+    With L = sum of all outputs, dL/dw[weight_index] is a sum of input values: this returns
+    |d(dL/dw[weight_index]) / dx|, non-zero at every input the weight was multiplied with as the
+    filter slid over the image (one per output position).
 
-    With L = sum of all outputs, dL/dw[weight_index] is a sum of input values: this
-    returns |d(dL/dw[weight_index]) / dx| of shape (C, H, W), nonzero at every input the
-    weight was multiplied with as the filter slid over the image (one per output position).
+    Args:
+        layer: a module with a ``weight`` parameter, e.g. ``torch.nn.Conv2d``.
+        input_shape: (C, H, W) of one (random) image.
+        weight_index: (filter, channel, u, v) into ``layer.weight``.
+        seed: seeds the random input.
+
+    Shape:
+        returns (C, H, W); with a valid KxK convolution, OH * OW inputs of one channel are non-zero,
+        OH = H - K + 1 and OW = W - K + 1.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> met = weight_input_dependence(torch.nn.Conv2d(3, 2, 3), (3, 7, 9), (1, 2, 0, 1)) > 0
+        >>> int(met.sum()), bool(met[2, :5, 1:8].all()), bool(met[:2].any())
+        (35, True, False)
     """
     import torch
 
-    x = _random_input(input_shape, seed)
+    x = _probe_input(layer, input_shape, seed, None)
     idx = tuple(weight_index)
     if len(idx) != layer.weight.dim() or any(not 0 <= i < n for i, n in zip(idx, layer.weight.shape)):
         raise ValueError(f"weight_index {idx} does not index one value of the weight of shape {tuple(layer.weight.shape)}")

@@ -10,13 +10,10 @@ the chapters stay short and the code is tested.
 - ``compare_training``: train several variants from the *same* initial weights, collect their histories.
 - ``tail_mean`` / ``generalization_gap``: read a history without being fooled by one noisy epoch.
 - ``eval_accuracies``: training and validation accuracy of a trained model, both in eval mode.
-- ``receptive_field``: measure, with autograd, how many input pixels one output unit sees.
 - ``run_seeds`` / ``SeedRuns``: every variant over several seeds, paired by seed; mean +- sd, the paired
   difference with a t-interval, curves with bands. One seed's run is never a conclusion.
 - ``learning_curve``: the same, repeated over training-set sizes.
 """
-
-import copy
 
 import numpy as np
 import torch as pytorch
@@ -25,11 +22,12 @@ from cnnlab.checks import positive_int
 
 __all__ = [
     "fashion_subsets",
+    "check_variants",
+    "train_variant",
     "compare_training",
     "tail_mean",
     "generalization_gap",
     "eval_accuracies",
-    "receptive_field",
     "paired_interval",
     "SeedRuns",
     "run_seeds",
@@ -40,16 +38,21 @@ __all__ = [
 def fashion_subsets(train_per_class, val_per_class, seed=0, pool=20000, root=None):
     """A balanced Fashion-MNIST training subset and a balanced validation set from the test split.
 
-    Parameters
-    ----------
-    train_per_class : images per class drawn from the first ``pool`` training images
-    val_per_class : images per class drawn from the test split (never seen in training)
-    seed : seeds the draw, so every chapter that asks for the same sizes gets the same images
+    Args:
+        train_per_class: images per class drawn from the first ``pool`` training images.
+        val_per_class: images per class drawn from the test split (never seen in training).
+        seed: seeds the draw, so every chapter that asks for the same sizes gets the same images.
+        pool: how many training images, from the start of the split, to draw from.
+        root: folder of the Fashion-MNIST IDX files (default: ``cnnlab.data``'s).
 
-    Returns
-    -------
-    ((x_train, y_train), (x_val, y_val)): float32 tensors (N, 1, 28, 28) in [0, 1] and int64 labels (N,),
-    with N = 10 * per_class.
+    Shape:
+        ((x_train, y_train), (x_val, y_val)): float32 tensors (N, 1, 28, 28) in [0, 1] and int64 labels (N,),
+        with N = 10 * train_per_class and 10 * val_per_class.
+
+    Example:
+        >>> (x, y), (x_val, y_val) = fashion_subsets(5, 3)   # doctest: +SKIP
+        >>> tuple(x.shape), tuple(x_val.shape)                # doctest: +SKIP
+        ((50, 1, 28, 28), (30, 1, 28, 28))
     """
     from cnnlab import data
 
@@ -72,43 +75,76 @@ def fashion_subsets(train_per_class, val_per_class, seed=0, pool=20000, root=Non
     return tuple(out)
 
 
-def compare_training(variants, train, val, epochs, seed=0, progress=True, **fit_kwargs):
-    """Train each variant with ``cnnlab.train.fit`` from the same seed; return their histories and models.
+def check_variants(variants):
+    """Raise TypeError unless ``variants`` is a non-empty dict name -> {"model": callable, **fit options}.
 
-    Parameters
-    ----------
-    variants : dict name -> dict with ``"model"`` (a zero-argument callable building a fresh model) and
-               optionally ``"augment"`` (passed to ``fit``), ``"epochs"``, ``"lr"`` ... (override the defaults)
-    train, val : (images, labels) as ``fit`` takes them
-    epochs : epochs for every variant unless the variant says otherwise
-    seed : ``torch.manual_seed(seed)`` right before each model is built, and ``fit(seed=seed)``, so the variants
-           differ only in what the variant dict says
-    fit_kwargs : further ``fit`` arguments shared by all variants (lr, batch_size, optimizer, device ...)
-
-    Returns
-    -------
-    (histories, models): two dicts keyed like ``variants``.
+    Example:
+        >>> check_variants({"plain": {"model": lambda: nn.Linear(2, 2), "lr": 0.1}})
+        >>> check_variants({"plain": {"lr": 0.1}})
+        Traceback (most recent call last):
+        ...
+        TypeError: variants['plain'] must be a dict with a callable 'model', got {'lr': 0.1}
     """
-    from cnnlab.train import fit
-
     if not isinstance(variants, dict) or not variants:
         raise TypeError(f"variants must be a non-empty dict name -> {{'model': callable, ...}}, got {variants!r}")
-    histories, models = {}, {}
     for name, spec in variants.items():
         if not isinstance(spec, dict) or not callable(spec.get("model")):
             raise TypeError(f"variants[{name!r}] must be a dict with a callable 'model', got {spec!r}")
-        options = dict(fit_kwargs)
-        options.update({key: value for key, value in spec.items() if key != "model"})
-        options.setdefault("epochs", epochs)
-        pytorch.manual_seed(seed)
-        model = spec["model"]()
-        histories[name] = fit(model, train, val, seed=seed, progress=progress, **options)
-        models[name] = model
+
+
+def train_variant(spec, train, val, epochs, seed, progress=False, **fit_kwargs):
+    """Build ``spec["model"]()`` right after ``torch.manual_seed(seed)`` and train it with ``fit(seed=seed)``.
+
+    The rest of ``spec`` overrides ``fit_kwargs`` and ``epochs``, so two variants trained with one seed
+    start from the same weights, see the same batches, and differ only in what their dicts say.
+
+    Returns:
+        (model, history, options): the trained model, ``fit``'s history and the ``fit`` options used.
+    """
+    from cnnlab.train import fit
+
+    options = dict(fit_kwargs)
+    options.update({key: value for key, value in spec.items() if key != "model"})
+    options.setdefault("epochs", epochs)
+    pytorch.manual_seed(seed)
+    model = spec["model"]()
+    history = fit(model, train, val, seed=seed, progress=progress, **options)
+    return model, history, options
+
+
+def compare_training(variants, train, val, epochs, seed=0, progress=True, **fit_kwargs):
+    """Train each variant with ``cnnlab.train.fit`` from the same seed; return their histories and models.
+
+    Args:
+        variants: dict name -> dict with ``"model"`` (a zero-argument callable building a fresh model) and
+            optionally ``"augment"`` (passed to ``fit``), ``"epochs"``, ``"lr"`` ... (override the defaults).
+        train, val: (images, labels) as ``fit`` takes them.
+        epochs: epochs for every variant unless the variant says otherwise.
+        seed: ``torch.manual_seed(seed)`` right before each model is built, and ``fit(seed=seed)``, so the
+            variants differ only in what the variant dict says (see :func:`train_variant`).
+        **fit_kwargs: further ``fit`` arguments shared by all variants (lr, batch_size, optimizer, device ...).
+
+    Returns:
+        (histories, models): two dicts keyed like ``variants``.
+    """
+    check_variants(variants)
+    histories, models = {}, {}
+    for name, spec in variants.items():
+        models[name], histories[name], _ = train_variant(spec, train, val, epochs, seed, progress, **fit_kwargs)
     return histories, models
 
 
 def tail_mean(history, key="val_acc", last=3):
-    """Mean of the last ``last`` epochs of ``history[key]``: one epoch's value is too noisy to report."""
+    """Mean of the last ``last`` epochs of ``history[key]``: one epoch's value is too noisy to report.
+
+    Args:
+        history: a mapping (``fit``'s History or a dict) of per-epoch lists.
+        key: which list; last: how many final epochs (all of them when fewer).
+
+    Example:
+        >>> tail_mean({"val_acc": [0.5, 0.7, 0.8, 0.6]}, last=2)
+        0.7
+    """
     values = list(history[key])
     if not values:
         raise ValueError(f"history[{key!r}] is empty")
@@ -120,6 +156,14 @@ def generalization_gap(history, last=3):
     """Training accuracy minus validation accuracy, averaged over the last ``last`` epochs.
 
     Large and growing: the network fits its training images better than it predicts new ones (overfitting).
+
+    Args:
+        history: a mapping with equally long ``"acc"`` and ``"val_acc"`` lists.
+        last: how many final epochs to average.
+
+    Example:
+        >>> round(generalization_gap({"acc": [0.5, 0.9, 1.0], "val_acc": [0.5, 0.7, 0.8]}, last=2), 3)
+        0.2
     """
     train, val = list(history["acc"]), list(history["val_acc"])
     if len(train) != len(val) or not train:
@@ -134,58 +178,27 @@ def eval_accuracies(model, train, val, batch_size=256, device=None):
     regularised network looks worse on its own training images than it really is. Comparing two networks'
     overfitting needs this clean measurement.
 
-    Returns dict ``{"train_acc", "val_acc", "gap"}`` with ``gap = train_acc - val_acc``.
+    Args:
+        model: a classifier (N, C, H, W) -> (N, classes).
+        train, val: (images, labels) as ``cnnlab.train.evaluate`` takes them.
+        batch_size, device: passed to ``evaluate``.
+
+    Returns:
+        dict ``{"train_acc", "val_acc", "gap"}`` with ``gap = train_acc - val_acc``.
+
+    Example:
+        >>> constant = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+        >>> with pytorch.no_grad():
+        ...     _ = constant[1].weight.zero_(), constant[1].bias.copy_(pytorch.tensor([1.0, 0.0]))
+        >>> images, labels = pytorch.zeros(4, 1, 2, 2), pytorch.tensor([0, 0, 0, 1])
+        >>> eval_accuracies(constant, (images, labels), (images[:2], labels[:2]), device="cpu")
+        {'train_acc': 0.75, 'val_acc': 1.0, 'gap': -0.25}
     """
     from cnnlab.train import evaluate
 
     _, train_acc = evaluate(model, train, batch_size=batch_size, device=device)
     _, val_acc = evaluate(model, val, batch_size=batch_size, device=device)
     return {"train_acc": float(train_acc), "val_acc": float(val_acc), "gap": float(train_acc - val_acc)}
-
-
-def receptive_field(layers, in_channels=1, size=32):
-    """Height and width of the input patch that one central output unit of ``layers`` depends on.
-
-    Measured, not derived: the gradient of the centre unit of the first output channel with respect to
-    the input is non-zero exactly on its receptive field. To keep every path alive the measurement runs on
-    a copy whose convolution weights are set to 1 and biases to 0, with an all-ones input, so ReLUs pass
-    everything. Meant for stacks of convolutions and activations (a max pool routes the gradient to one
-    pixel per window and would under-count).
-
-    Parameters
-    ----------
-    layers : nn.Module, e.g. ``nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3))``
-    in_channels : channels of the probe input
-    size : side of the square probe input; must exceed the receptive field
-
-    Returns
-    -------
-    (height, width) in input pixels. Two stacked 3x3 convolutions give (5, 5), three give (7, 7).
-    """
-    if not isinstance(layers, nn.Module):
-        raise TypeError(f"layers must be an nn.Module, got {type(layers).__name__}")
-    size = positive_int(size, "size")
-    probe_model = copy.deepcopy(layers).cpu().float()
-    with pytorch.no_grad():
-        for module in probe_model.modules():
-            if isinstance(module, nn.Conv2d):
-                module.weight.fill_(1.0)
-                if module.bias is not None:
-                    module.bias.zero_()
-    probe = pytorch.ones(1, in_channels, size, size, requires_grad=True)
-    out = probe_model(probe)
-    if out.ndim != 4:
-        raise ValueError(f"layers must map (1, C, H, W) to (1, F, h, w); got output shape {tuple(out.shape)}")
-    h, w = out.shape[-2:]
-    out[0, 0, h // 2, w // 2].backward()
-    touched = probe.grad[0].abs().sum(dim=0) > 0
-    rows = pytorch.nonzero(touched.any(dim=1)).flatten()
-    cols = pytorch.nonzero(touched.any(dim=0)).flatten()
-    height = int(rows.max() - rows.min() + 1)
-    width = int(cols.max() - cols.min() + 1)
-    if rows.min() == 0 or cols.min() == 0 or rows.max() == size - 1 or cols.max() == size - 1:
-        raise ValueError(f"the receptive field reaches the edge of the {size}x{size} probe; pass a larger size")
-    return height, width
 
 
 # ------------------------------------------------------------------------------------------------ seeds
@@ -248,6 +261,7 @@ class SeedRuns:
 
     @property
     def variants(self):
+        """The variants' names, in the order they were trained."""
         return list(self.histories)
 
     def values(self, variant, metric="val_acc"):
@@ -345,13 +359,9 @@ def run_seeds(variants, train, val, epochs, seeds=(0, 1, 2), measure_train=True,
 
     from tqdm.auto import tqdm
 
-    from cnnlab.train import evaluate, fit
+    from cnnlab.train import evaluate
 
-    if not isinstance(variants, dict) or not variants:
-        raise TypeError(f"variants must be a non-empty dict name -> {{'model': callable, ...}}, got {variants!r}")
-    for name, spec in variants.items():
-        if not isinstance(spec, dict) or not callable(spec.get("model")):
-            raise TypeError(f"variants[{name!r}] must be a dict with a callable 'model', got {spec!r}")
+    check_variants(variants)
     seeds = list(seeds)
     if len(seeds) < 2 or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must hold at least 2 different seeds, got {seeds}")
@@ -365,12 +375,7 @@ def run_seeds(variants, train, val, epochs, seeds=(0, 1, 2), measure_train=True,
             train_data = train(seed) if callable(train) else train
             for name, spec in variants.items():
                 bar.set_description(f"seed {seed}: {name}")
-                options = dict(fit_kwargs)
-                options.update({key: value for key, value in spec.items() if key != "model"})
-                options.setdefault("epochs", epochs)
-                pytorch.manual_seed(seed)
-                model = spec["model"]()
-                history = fit(model, train_data, val, seed=seed, progress=False, **options)
+                model, history, options = train_variant(spec, train_data, val, epochs, seed, **fit_kwargs)
                 histories[name].append(history)
                 # fit measured the final network on val in eval mode after the last epoch
                 val_loss, val_acc = history["val_loss"][-1], history["val_acc"][-1]

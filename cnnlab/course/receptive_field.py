@@ -9,8 +9,10 @@ apart, in input pixels, two neighbouring units of layer l are) follow
     j_l = j_{l-1} s_l
 
 (Araujo et al., "Computing receptive fields of convolutional neural networks", Distill 2019).
-:func:`measured_field` checks it without trusting it: it builds the stack in PyTorch, takes the
-gradient of one output unit with respect to the input, and reads off where it is non-zero.
+:func:`receptive_fields` applies the formula's one home, :func:`cnnlab.visualize.receptive_field`, to
+layer geometries. :func:`measured_field` checks it without trusting it: it builds the stack in PyTorch, takes
+the gradient of one output unit with respect to the input (the book's one autograd probe,
+:func:`cnnlab.course.convolution_demos.input_dependence`), and reads off where it is non-zero.
 """
 
 from __future__ import annotations
@@ -71,6 +73,9 @@ def pool(kernel_size=2, stride=None):
 def receptive_fields(layers):
     """Receptive-field side r and jump j after each layer, by the recursive formula.
 
+    The formula has one home, :func:`cnnlab.visualize.receptive_field`; this applies it to the stack
+    :func:`build_stack` makes from the geometries.
+
     Args:
         layers: sequence of :class:`Layer`.
 
@@ -81,14 +86,11 @@ def receptive_fields(layers):
         >>> receptive_fields([conv(3), conv(3), pool(2), conv(3)])
         [(1, 1), (3, 1), (5, 1), (6, 2), (10, 2)]
     """
-    r, j = 1, 1
-    fields = [(r, j)]
-    for layer in layers:
-        if not isinstance(layer, Layer):
-            raise TypeError(f"layers must hold Layer objects (conv(...), pool(...)), got {type(layer).__name__}")
-        r, j = r + (layer.span - 1) * j, j * layer.stride
-        fields.append((r, j))
-    return fields
+    from cnnlab.visualize import receptive_field
+
+    stack = build_stack(layers)
+    fields = [receptive_field(stack, str(index)) for index in range(len(stack))]
+    return [(1, 1)] + [(field.size[0], field.jump[0]) for field in fields]
 
 
 def build_stack(layers):
@@ -97,12 +99,27 @@ def build_stack(layers):
     Pooling layers become average pooling with the same windows: a max pool's gradient reaches only
     the winner of each window, while its receptive field is every pixel that *could* win. With positive
     weights and no non-linearity nothing cancels, so the input gradient is positive exactly on the field.
+
+    Args:
+        layers: sequence of :class:`Layer`.
+
+    Returns:
+        an ``nn.Sequential`` in float64, its modules named "0", "1", ...
+
+    Example:
+        >>> build_stack([conv(3, stride=2), pool(2)])
+        Sequential(
+          (0): Conv2d(1, 1, kernel_size=(3, 3), stride=(2, 2), bias=False)
+          (1): AvgPool2d(kernel_size=2, stride=2, padding=0)
+        )
     """
     import torch
     from torch import nn
 
     modules = []
     for layer in layers:
+        if not isinstance(layer, Layer):
+            raise TypeError(f"layers must hold Layer objects (conv(...), pool(...)), got {type(layer).__name__}")
         if layer.kind == "conv":
             module = nn.Conv2d(1, 1, layer.kernel_size, stride=layer.stride, dilation=layer.dilation, bias=False)
             with torch.no_grad():
@@ -116,24 +133,35 @@ def build_stack(layers):
 def measured_field(layers, margin=2):
     """Measure the receptive field of the central output unit with autograd.
 
-    Builds :func:`build_stack`, feeds an input large enough for a few output units, backpropagates
-    from the central one and finds the pixels where the input gradient is non-zero.
+    Runs :func:`cnnlab.course.convolution_demos.input_dependence` on :func:`build_stack` with an input
+    just large enough for 2 * margin + 1 output units per side, from the central one, and finds the
+    pixels where the input gradient is non-zero.
+
+    Args:
+        layers: sequence of :class:`Layer`.
+        margin: output units on each side of the central one.
 
     Returns:
         dict with ``gradient`` (H, W) array, ``rows`` and ``cols`` (first, last + 1) of the non-zero
         region, ``side`` (rows, cols) of that region, ``dense`` (every pixel inside it non-zero),
         ``unit`` (output index i of the unit, on both axes) and ``jump``, the formula's j_L.
-    """
-    import torch
 
+    Shape:
+        ``gradient`` is (n, n) with n = r + 2 * margin * j, r and j the formula's side and jump.
+
+    Example:
+        >>> field = measured_field([conv(3), pool(2), conv(3)], margin=1)
+        >>> field["gradient"].shape, field["side"], field["rows"], field["dense"]
+        ((12, 12), (8, 8), (2, 10), True)
+    """
+    from cnnlab.course.convolution_demos import input_dependence
+
+    margin = as_int(margin, "margin")
+    if margin < 0:
+        raise ValueError(f"margin must be at least 0, got {margin}")
     r, j = receptive_fields(layers)[-1]
     n = r + 2 * margin * j
-    stack = build_stack(layers)
-    x = torch.zeros(1, 1, n, n, dtype=torch.float64, requires_grad=True)
-    out = stack(x)
-    unit = out.shape[-1] // 2
-    out[0, 0, unit, unit].backward()
-    gradient = x.grad[0, 0].numpy()
+    gradient = input_dependence(build_stack(layers), (1, n, n), (0, margin, margin), fill=0.0)[0]
     nonzero = gradient != 0
     rows, cols = np.flatnonzero(nonzero.any(axis=1)), np.flatnonzero(nonzero.any(axis=0))
     rows, cols = (int(rows[0]), int(rows[-1]) + 1), (int(cols[0]), int(cols[-1]) + 1)
@@ -143,7 +171,7 @@ def measured_field(layers, margin=2):
         "cols": cols,
         "side": (rows[1] - rows[0], cols[1] - cols[0]),
         "dense": bool(nonzero[rows[0] : rows[1], cols[0] : cols[1]].all()),
-        "unit": unit,
+        "unit": margin,
         "jump": j,
     }
 
