@@ -34,7 +34,6 @@ CIFAR10_CLASSES = [
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
 ]
-DOGS_VS_CATS_CLASSES = ["cat", "dog"]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 PHOTOS = ("chelsea", "astronaut", "coffee", "camera")
@@ -75,23 +74,25 @@ def read_idx(path, limit=None):
     """Read an IDX file (the MNIST / Fashion-MNIST format), gzipped or raw.
 
     Layout: 2 zero bytes, a type code byte, the number of dimensions ``d``, then ``d``
-    big-endian uint32 sizes, then the values in C order.
+    big-endian uint32 sizes, then the values in C order. FileNotFoundError if the file is missing;
+    ValueError if the magic number, type code or data length do not match (a truncated download or a
+    file of another kind).
 
-    Parameters
-    ----------
-    path : str or Path
-    limit : int, optional
-        Read only the first ``limit`` items along axis 0 (the rest of the file is not
-        decompressed, so asking for 1,000 Fashion-MNIST images is quick).
+    Args:
+        path: a str or Path.
+        limit: read only the first ``limit`` items along axis 0 (the rest of the file is not
+            decompressed, so asking for 1,000 Fashion-MNIST images is quick).
 
-    Returns
-    -------
-    np.ndarray with the sizes from the header (axis 0 cut to ``limit``), in native byte order.
+    Shape:
+        the sizes from the header, axis 0 cut to ``limit``; values in native byte order.
 
-    Raises
-    ------
-    FileNotFoundError if the file is missing; ValueError if the magic number, type code
-    or data length do not match (a truncated download or a file of another kind).
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.TemporaryDirectory()  # deleted with the object
+        >>> path = Path(folder.name) / "tiny-idx1-ubyte"
+        >>> _ = path.write_bytes(bytes([0, 0, 0x08, 1, 0, 0, 0, 3, 7, 8, 9]))  # uint8, 1-D, 3 values
+        >>> read_idx(path), read_idx(path, limit=2)
+        (array([7, 8, 9], dtype=uint8), array([7, 8], dtype=uint8))
     """
     path = Path(path)
     limit = _check_limit(limit)
@@ -144,20 +145,29 @@ def _find_idx(directory, stem):
 
 
 def load_fashion_mnist(split="train", limit=None, root=None):
-    """Load Fashion-MNIST from local IDX files.
+    """Load Fashion-MNIST from local IDX files; FileNotFoundError, saying how to install them, if they are missing.
 
-    Parameters
-    ----------
-    split : "train" (60,000 images) or "test" (10,000 images)
-    limit : int, optional -- keep only the first ``limit`` images (fast: the rest is not read)
-    root : directory holding ``train-images-idx3-ubyte(.gz)`` etc. Default: the environment
-        variable ``CNNLAB_FASHION_MNIST``, else ``FASHION_MNIST_DIR``
-        (where Debian's ``dataset-fashion-mnist`` package installs them).
+    Args:
+        split: "train" (60,000 images) or "test" (10,000 images).
+        limit: keep only the first ``limit`` images (fast: the rest is not read).
+        root: directory holding ``train-images-idx3-ubyte(.gz)`` etc. Default: the environment
+            variable ``CNNLAB_FASHION_MNIST``, else ``FASHION_MNIST_DIR``
+            (where Debian's ``dataset-fashion-mnist`` package installs them).
 
-    Returns
-    -------
-    images : uint8 (N, 28, 28), 0 = background
-    labels : int64 (N,), indices into ``FASHION_MNIST_CLASSES``
+    Shape:
+        images uint8 ``(N, 28, 28)``, 0 = background; labels int64 ``(N,)``, indices into
+        ``FASHION_MNIST_CLASSES``.
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.TemporaryDirectory()  # a two-image test split in the IDX format
+        >>> root = Path(folder.name)
+        >>> header = bytes([0, 0, 0x08, 3]) + np.array([2, 28, 28], ">u4").tobytes()
+        >>> _ = (root / "t10k-images-idx3-ubyte").write_bytes(header + bytes(2 * 28 * 28))
+        >>> _ = (root / "t10k-labels-idx1-ubyte").write_bytes(bytes([0, 0, 0x08, 1, 0, 0, 0, 2, 9, 4]))
+        >>> images, labels = load_fashion_mnist("test", root=root)
+        >>> images.shape, [FASHION_MNIST_CLASSES[i] for i in labels]
+        ((2, 28, 28), ['Ankle boot', 'Coat'])
     """
     if split not in _FASHION_FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -186,7 +196,16 @@ def load_fashion_mnist(split="train", limit=None, root=None):
 
 
 def load_digits():
-    """scikit-learn's 1,797 handwritten digits: float32 (N, 8, 8) in [0, 1] and int64 labels 0-9."""
+    """scikit-learn's 1,797 handwritten digits: float32 (N, 8, 8) in [0, 1] and int64 labels 0-9.
+
+    Shape:
+        images float32 ``(1797, 8, 8)`` in [0, 1]; labels int64 ``(1797,)``.
+
+    Example:
+        >>> images, labels = load_digits()
+        >>> images.shape, float(images.max()), labels[:5].tolist()
+        ((1797, 8, 8), 1.0, [0, 1, 2, 3, 4])
+    """
     from sklearn.datasets import load_digits as sklearn_digits
 
     digits = sklearn_digits()
@@ -198,8 +217,16 @@ def load_digits():
 def photo(name="chelsea"):
     """A test photo bundled with scikit-image: uint8 (H, W, 3), or (H, W) for the grey "camera".
 
-    ``name`` is one of ``PHOTOS``: "chelsea" (a cat, 300x451), "astronaut" (512x512),
-    "coffee" (400x600), "camera" (grey, 512x512).
+    Args:
+        name: one of ``PHOTOS``: "chelsea" (a cat, 300x451), "astronaut" (512x512),
+            "coffee" (400x600), "camera" (grey, 512x512).
+
+    Shape:
+        uint8 ``(H, W, 3)``, or ``(H, W)`` for "camera".
+
+    Example:
+        >>> photo().shape, photo("camera").shape, photo().dtype
+        ((300, 451, 3), (512, 512), dtype('uint8'))
     """
     if name not in PHOTOS:
         raise ValueError(f"name must be one of {PHOTOS}, got {name!r}")
@@ -254,17 +281,26 @@ def _read_cifar_batch(path):
 
 
 def load_cifar10(root=None, split="train"):
-    """Load CIFAR-10 from the python-pickle batches you downloaded yourself.
+    """Load CIFAR-10 from the python-pickle batches you downloaded yourself (the course never downloads).
 
-    Parameters
-    ----------
-    root : folder containing ``cifar-10-batches-py/`` (or that folder itself); default: the
-        environment variable ``CNNLAB_CIFAR10``.
-    split : "train" (data_batch_1..5, 50,000 images) or "test" (test_batch, 10,000 images)
+    Args:
+        root: folder containing ``cifar-10-batches-py/`` (or that folder itself); default: the
+            environment variable ``CNNLAB_CIFAR10``.
+        split: "train" (data_batch_1..5, 50,000 images) or "test" (test_batch, 10,000 images).
 
-    Returns
-    -------
-    images : uint8 (N, 32, 32, 3) channels last; labels : int64 (N,) indices into ``CIFAR10_CLASSES``
+    Shape:
+        images uint8 ``(N, 32, 32, 3)`` channels last; labels int64 ``(N,)``, indices into ``CIFAR10_CLASSES``.
+
+    Example:
+        >>> import pickle, tempfile
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> root = Path(folder.name)
+        >>> batch = {b"data": np.zeros((2, 3072), np.uint8), b"labels": [3, 5]}  # the pickled layout
+        >>> root.joinpath("test_batch").write_bytes(pickle.dumps(batch)) > 0
+        True
+        >>> images, labels = load_cifar10(root, split="test")
+        >>> images.shape, labels.tolist()
+        ((2, 32, 32, 3), [3, 5])
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -312,22 +348,31 @@ def load_dogs_vs_cats(root=None, image_size=150, limit=None, split=None, progres
     - class folders (Chollet's "cats_and_dogs_small"): ``root/train/cats/*.jpg``, ``root/train/dogs/*.jpg``
     - either of the above directly in ``root``.
 
-    Parameters
-    ----------
-    root : folder as above; default: the environment variable ``CNNLAB_DOGS_VS_CATS``
-    image_size : side S of the square output (photos are resized, not cropped)
-    limit : int, optional -- at most this many images *per class* (keeps the classes balanced)
-    split : sub-folder of ``root`` to read; None reads ``root`` (or ``root/train`` if ``root``
-        itself holds no images)
-    progress : show a tqdm bar while decoding
+    Args:
+        root: folder as above; default: the environment variable ``CNNLAB_DOGS_VS_CATS``.
+        image_size: side S of the square output (photos are resized, not cropped).
+        limit: at most this many images *per class* (keeps the classes balanced).
+        split: sub-folder of ``root`` to read; None reads ``root`` (or ``root/train`` if ``root``
+            itself holds no images).
+        progress: show a tqdm bar while decoding.
 
-    Returns
-    -------
-    images : uint8 (N, S, S, 3); labels : int64 (N,), 0 = cat, 1 = dog. All cats come first;
-    shuffle before splitting.
+    Shape:
+        images uint8 ``(N, S, S, 3)``; labels int64 ``(N,)``, 0 = cat, 1 = dog. All cats come first;
+        shuffle before splitting.
+
+    Example:
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> root = Path(folder.name)
+        >>> (root / "train").mkdir()
+        >>> for name in ("cat.0.jpg", "cat.1.jpg", "dog.0.jpg"):
+        ...     Image.new("RGB", (20, 30)).save(root / "train" / name)
+        >>> images, labels = load_dogs_vs_cats(root, image_size=16, progress=False)
+        >>> images.shape, labels.tolist()
+        ((3, 16, 16, 3), [0, 0, 1])
     """
-    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 1:
-        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+    image_size = positive_int(image_size, "image_size")
     limit = _check_limit(limit)
     if root is None:
         root = os.environ.get("CNNLAB_DOGS_VS_CATS")
@@ -366,14 +411,26 @@ def load_dogs_vs_cats(root=None, image_size=150, limit=None, split=None, progres
 def balanced_subset(labels, per_class, rng=None):
     """Indices of ``per_class`` random examples of every class in ``labels``, shuffled together.
 
-    ``labels`` (N,) ints; returns int64 (num_classes * per_class,). Raises ValueError if a class
-    has fewer than ``per_class`` examples.
+    Raises ValueError if a class has fewer than ``per_class`` examples.
+
+    Args:
+        labels: ``(N,)`` class labels.
+        per_class: examples to draw from each class, without replacement.
+        rng: a ``np.random.Generator``, an int seed or None (see ``cnnlab.checks.as_rng``).
+
+    Shape:
+        ``labels (N,) -> int64 (num_classes * per_class,)``.
+
+    Example:
+        >>> labels = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+        >>> index = balanced_subset(labels, 2, rng=0)
+        >>> index.shape, np.bincount(labels[index]).tolist()
+        ((6,), [2, 2, 2])
     """
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"labels must be 1-D, got shape {labels.shape}")
-    if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 1:
-        raise ValueError(f"per_class must be a positive integer, got {per_class!r}")
+    per_class = positive_int(per_class, "per_class")
     rng = as_rng(rng)
     chosen = []
     for cls in np.unique(labels):
@@ -391,7 +448,15 @@ def _is_tensor(x):
 def to_nchw(images):
     """Channels-last to channels-first: (N, H, W) -> (N, 1, H, W); (N, H, W, C) -> (N, C, H, W).
 
-    Works on NumPy arrays and torch tensors; dtype is kept.
+    Args:
+        images: a NumPy array or a torch tensor; the dtype is kept (a view where possible).
+
+    Shape:
+        ``(N, H, W) -> (N, 1, H, W)``; ``(N, H, W, C) -> (N, C, H, W)``.
+
+    Example:
+        >>> to_nchw(np.zeros((2, 5, 6, 3))).shape, to_nchw(np.zeros((2, 5, 6))).shape
+        ((2, 3, 5, 6), (2, 1, 5, 6))
     """
     if images.ndim == 3:
         return images[:, None, :, :]
@@ -401,14 +466,37 @@ def to_nchw(images):
 
 
 def to_nhwc(images):
-    """Channels-first to channels-last: (N, C, H, W) -> (N, H, W, C). NumPy or torch; dtype kept."""
+    """Channels-first to channels-last, the inverse of :func:`to_nchw` on 4-D input.
+
+    Args:
+        images: a NumPy array or a torch tensor; the dtype is kept.
+
+    Shape:
+        ``(N, C, H, W) -> (N, H, W, C)``.
+
+    Example:
+        >>> import torch
+        >>> to_nhwc(torch.zeros(2, 3, 5, 6)).shape
+        torch.Size([2, 5, 6, 3])
+    """
     if images.ndim != 4:
         raise ValueError(f"images must be (N, C, H, W), got shape {tuple(images.shape)}")
     return images.permute(0, 2, 3, 1) if _is_tensor(images) else np.transpose(images, (0, 2, 3, 1))
 
 
 def to_float(images):
-    """uint8 in [0, 255] -> float32 in [0, 1]; float or bool images -> float32 unchanged in value."""
+    """uint8 in [0, 255] -> float32 in [0, 1]; float or bool images -> float32 unchanged in value.
+
+    Args:
+        images: an array of any shape, uint8, float or bool.
+
+    Shape:
+        unchanged.
+
+    Example:
+        >>> to_float(np.array([0, 51, 255], np.uint8))
+        array([0. , 0.2, 1. ], dtype=float32)
+    """
     images = np.asarray(images)
     if images.dtype == np.uint8:
         return images.astype(np.float32) / np.float32(255.0)
@@ -428,6 +516,18 @@ def images_to_nchw_float(images):
 
     NumPy arrays come back as NumPy, tensors as tensors. A float array that looks channels-last
     (last axis 1, 3 or 4 and axis 1 not) raises ValueError instead of being misread.
+
+    Args:
+        images: a NumPy array or a torch tensor, as above.
+
+    Shape:
+        ``(N, H, W)`` or ``(N, H, W, C)`` uint8 -> ``(N, C, H, W)`` float32 in [0, 1];
+        ``(N, H, W)`` float -> ``(N, 1, H, W)``; ``(N, C, H, W)`` float -> the same shape.
+
+    Example:
+        >>> x = images_to_nchw_float(np.full((2, 4, 4, 3), 255, np.uint8))
+        >>> x.shape, x.dtype, float(x.max())
+        ((2, 3, 4, 4), dtype('float32'), 1.0)
     """
     tensor = _is_tensor(images)
     if not tensor:
@@ -457,8 +557,18 @@ def images_to_nchw_float(images):
 def as_tensor_dataset(images, labels):
     """Wrap images and labels as a ``torch.utils.data.TensorDataset``.
 
-    images: uint8 (N, H, W) / (N, H, W, C), or float (N, C, H, W) (see ``images_to_nchw_float``);
-    labels: (N,) ints. The dataset yields (float32 (C, H, W) in [0, 1], int64 label).
+    Args:
+        images: uint8 (N, H, W) / (N, H, W, C), or float (N, C, H, W) (see :func:`images_to_nchw_float`).
+        labels: ``(N,)`` integer class labels.
+
+    Shape:
+        the dataset yields ``(float32 (C, H, W) in [0, 1], int64 label)``.
+
+    Example:
+        >>> dataset = as_tensor_dataset(np.zeros((3, 28, 28), np.uint8), [0, 1, 2])
+        >>> image, label = dataset[2]
+        >>> len(dataset), tuple(image.shape), int(label)
+        (3, (1, 28, 28), 2)
     """
     import torch as pytorch
 
