@@ -43,6 +43,7 @@ __all__ = [
     "ConvGeometry",
     "PoolGeometry",
     "conv_geometry",
+    "patch_geometry",
     "pool_geometry",
     "check_probability",
     "as_float_array",
@@ -107,7 +108,7 @@ def as_rng(rng):
     None draws the seed from NumPy's global generator, so ``cnnlab.seed_everything()`` makes it repeatable.
 
     Example:
-        >>> as_rng(0).integers(10) == as_rng(0).integers(10)
+        >>> bool(as_rng(0).integers(10) == as_rng(0).integers(10))
         True
     """
     if isinstance(rng, np.random.Generator):
@@ -162,18 +163,21 @@ def check_same_shape(shape, expected, name, expected_name="the forward output"):
     return shape
 
 
+def _pair_at_least(value, name, lowest):
+    """``pair(value, name)``, each entry checked to be >= ``lowest`` (ValueError naming ``name``)."""
+    values = pair(value, name)
+    if min(values) < lowest:
+        condition = "non-negative" if lowest == 0 else f"at least {lowest}"
+        raise ValueError(f"{name} must be {condition}, got {values}")
+    return values
+
+
 def _check_stride(stride):
-    stride = pair(stride, "stride")
-    if min(stride) < 1:
-        raise ValueError(f"stride must be at least 1, got {stride}")
-    return stride
+    return _pair_at_least(stride, "stride", 1)
 
 
 def _check_padding(padding):
-    padding = pair(padding, "padding")
-    if min(padding) < 0:
-        raise ValueError(f"padding must be non-negative, got {padding}")
-    return padding
+    return _pair_at_least(padding, "padding", 0)
 
 
 def output_size(n, kernel_size, stride=1, padding=0):
@@ -249,6 +253,27 @@ def conv_geometry(x_shape, w_shape, stride=1, padding=0, b_shape=None):
     return ConvGeometry((sh, sw), pads, out_size)
 
 
+def patch_geometry(x_shape, kernel_size, stride=1, padding=0, name="x"):
+    """Check im2col's arguments: the windows of ``kernel_size`` that a convolution visits in ``x_shape``.
+
+    Args:
+        x_shape: (N, C, H, W). kernel_size: int or (KH, KW), each >= 1.
+        stride, padding: as in :func:`conv_geometry` (padding may be "valid" or "same").
+        name: what to call ``x_shape`` in error messages.
+
+    Shape:
+        Returns ``(ConvGeometry, (KH, KW))``; the geometry's ``out_size`` is (OH, OW) with
+        OH = floor((H + top + bottom - KH) / sh) + 1, likewise OW.
+
+    Example:
+        >>> patch_geometry((2, 3, 5, 5), 3, padding=1)
+        (ConvGeometry(stride=(1, 1), padding=(1, 1, 1, 1), out_size=(5, 5)), (3, 3))
+    """
+    x_shape = check_rank(x_shape, 4, name, "(N, C, H, W)")
+    kernel = _pair_at_least(kernel_size, "kernel_size", 1)
+    return conv_geometry(x_shape, (1, x_shape[1], *kernel), stride, padding), kernel
+
+
 def pool_geometry(x_shape, kernel_size=2, stride=None, padding=0):
     """Check a pooling layer's arguments and return a :class:`PoolGeometry`.
 
@@ -257,9 +282,7 @@ def pool_geometry(x_shape, kernel_size=2, stride=None, padding=0):
     Output: OH = floor((H + 2 ph - KH) / sh) + 1, likewise OW.
     """
     x_shape = check_rank(x_shape, 4, "x", "(N, C, H, W)")
-    KH, KW = pair(kernel_size, "kernel_size")
-    if min(KH, KW) < 1:
-        raise ValueError(f"kernel_size must be at least 1, got {(KH, KW)}")
+    KH, KW = _pair_at_least(kernel_size, "kernel_size", 1)
     sh, sw = _check_stride((KH, KW) if stride is None else stride)
     ph, pw = _check_padding(padding)
     if 2 * ph > KH or 2 * pw > KW:
@@ -289,10 +312,7 @@ def check_probability(p, name="p"):
 
 def check_dilation(dilation):
     """Return ``(dh, dw)`` from an int or a pair; each must be at least 1 (1 is an ordinary convolution)."""
-    dilation = pair(dilation, "dilation")
-    if min(dilation) < 1:
-        raise ValueError(f"dilation must be at least 1, got {dilation}")
-    return dilation
+    return _pair_at_least(dilation, "dilation", 1)
 
 
 def dilated_size(kernel_size, dilation):
@@ -350,8 +370,6 @@ def as_float_array(x, name):
     inputs are promoted to float64, since a layer's output and gradients are real-valued.
     Complex, string and object inputs raise TypeError.
     """
-    import numpy as np
-
     arr = np.asarray(x)
     if np.issubdtype(arr.dtype, np.floating):
         return arr

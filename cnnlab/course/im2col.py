@@ -11,6 +11,8 @@ one row per filter, multiplies that matrix; the product, reshaped, is the convol
 The price is memory: each input value is copied once for every window that contains it, up to
 KH*KW times (fewer at the borders and with stride > 1). :func:`im2col_memory` counts it.
 The column order is that of ``torch.nn.functional.unfold``: channel, then kernel row, then kernel column.
+:func:`im2col` and its loop version :func:`im2col_naive` are :mod:`cnnlab.reference.conv`'s, the ones
+``cnnlab.reference.conv2d`` computes with.
 """
 
 from __future__ import annotations
@@ -19,62 +21,11 @@ from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from cnnlab.checks import as_float_array, conv_geometry, pair
-from cnnlab.reference.padding import pad_constant
+from cnnlab.checks import as_float_array, conv_geometry, patch_geometry, positive_int
+from cnnlab.reference.conv import im2col, im2col_naive  # the patch matrix has one home: the reference layers
 
 __all__ = ["im2col_naive", "im2col", "conv2d_im2col", "Im2colMemory", "im2col_memory", "im2col_figure"]
-
-
-def _geometry(x_shape, kernel_size, stride, padding, name="x"):
-    kh, kw = pair(kernel_size, "kernel_size")
-    if min(kh, kw) < 1:
-        raise ValueError(f"kernel_size must be at least 1, got {(kh, kw)}")
-    if len(tuple(x_shape)) != 4:
-        raise ValueError(f"{name} must have 4 dimensions (N, C, H, W), got shape {tuple(x_shape)}")
-    return conv_geometry(x_shape, (1, x_shape[1], kh, kw), stride, padding), (kh, kw)
-
-
-def im2col_naive(x, kernel_size, stride=1, padding=0):
-    """Loop version of :func:`im2col` (same arguments, same result): one window per output position."""
-    x = as_float_array(x, "x")
-    ((sh, sw), pads, (OH, OW)), (KH, KW) = _geometry(x.shape, kernel_size, stride, padding)
-    N, C = x.shape[:2]
-    padded = pad_constant(x, pads)
-    columns = np.empty((N, C * KH * KW, OH * OW), dtype=x.dtype)
-    for i in range(OH):
-        for j in range(OW):
-            window = padded[:, :, i * sh : i * sh + KH, j * sw : j * sw + KW]  # (N, C, KH, KW)
-            columns[:, :, i * OW + j] = window.reshape(N, -1)
-    return columns
-
-
-def im2col(x, kernel_size, stride=1, padding=0):
-    """Copy every window of a batch into the columns of a matrix.
-
-    Args:
-        x: (N, C, H, W) batch.
-        kernel_size: int or (KH, KW).
-        stride: int or (sh, sw).
-        padding: int, (ph, pw), "valid" or "same" (zeros, as in ``conv2d``).
-
-    Shape:
-        out: (N, C*KH*KW, OH*OW) with OH = floor((H + 2 ph - KH) / sh) + 1 and OW likewise; column
-        ``i * OW + j`` holds the window under output pixel (i, j), flattened in (C, KH, KW) order,
-        exactly as ``torch.nn.functional.unfold``.
-
-    Example:
-        >>> im2col(np.zeros((2, 3, 5, 5)), 3).shape
-        (2, 27, 9)
-    """
-    x = as_float_array(x, "x")
-    ((sh, sw), pads, (OH, OW)), (KH, KW) = _geometry(x.shape, kernel_size, stride, padding)
-    N, C = x.shape[:2]
-    windows = sliding_window_view(pad_constant(x, pads), (KH, KW), axis=(2, 3))  # (N, C, OHs, OWs, KH, KW), a view
-    windows = windows[:, :, : (OH - 1) * sh + 1 : sh, : (OW - 1) * sw + 1 : sw]
-    # the copy happens here: axes reordered so that rows are (C, KH, KW) and columns (OH, OW)
-    return windows.transpose(0, 1, 4, 5, 2, 3).reshape(N, C * KH * KW, OH * OW)
 
 
 def conv2d_im2col(x, w, b=None, stride=1, padding=0):
@@ -101,7 +52,20 @@ def conv2d_im2col(x, w, b=None, stride=1, padding=0):
 
 @dataclass(frozen=True)
 class Im2colMemory:
-    """What the patch matrix of one convolution costs, for a given number of bytes per value."""
+    """What the patch matrix of one convolution costs, for a given number of bytes per value.
+
+    Args:
+        columns_shape: (N, C*KH*KW, OH*OW), the shape of :func:`im2col`'s result.
+        input_bytes: bytes of the input x (N, C, H, W).
+        columns_bytes: bytes of the patch matrix.
+
+    Shape:
+        ``blowup = columns_bytes / input_bytes``, about KH*KW / (sh*sw) for large images.
+
+    Example:
+        >>> Im2colMemory((1, 9, 4), 36, 144).blowup
+        4.0
+    """
 
     columns_shape: tuple  # (N, C*KH*KW, OH*OW)
     input_bytes: int
@@ -116,6 +80,10 @@ class Im2colMemory:
 def im2col_memory(x_shape, kernel_size, stride=1, padding=0, itemsize=4):
     """Bytes of the input and of its im2col matrix (``itemsize`` 4 for float32, 8 for float64).
 
+    Args:
+        x_shape: (N, C, H, W). kernel_size, stride, padding: as in :func:`im2col`.
+        itemsize: bytes per value, a positive int.
+
     Shape:
         ``columns_shape`` = (N, C*KH*KW, OH*OW); ``columns_bytes`` = itemsize * N * C*KH*KW * OH*OW;
         ``blowup`` tends to KH*KW / (sh*sw) for large images.
@@ -125,10 +93,9 @@ def im2col_memory(x_shape, kernel_size, stride=1, padding=0, itemsize=4):
         9.0
     """
     x_shape = tuple(int(s) for s in x_shape)
-    (_, _, (OH, OW)), (KH, KW) = _geometry(x_shape, kernel_size, stride, padding, name="x_shape")
+    (_, _, (OH, OW)), (KH, KW) = patch_geometry(x_shape, kernel_size, stride, padding, name="x_shape")
     N, C, H, W = x_shape
-    if isinstance(itemsize, bool) or not isinstance(itemsize, (int, np.integer)) or itemsize < 1:
-        raise TypeError(f"itemsize must be a positive int (bytes per value), got {itemsize!r}")
+    itemsize = positive_int(itemsize, "itemsize")
     shape = (N, C * KH * KW, OH * OW)
     return Im2colMemory(shape, itemsize * N * C * H * W, itemsize * int(np.prod(shape)))
 
@@ -136,16 +103,27 @@ def im2col_memory(x_shape, kernel_size, stride=1, padding=0, itemsize=4):
 def im2col_figure(x, kernel_size, stride=1, highlight=None):
     """Draw one image (C, H, W) beside its im2col matrix, with a few windows and their columns in colour.
 
-    Returns the matplotlib Figure; ``highlight`` lists output positions (column indices) to colour,
-    by default the first two and the last.
+    Args:
+        x: one image (C, H, W) (small: every value is written in its cell).
+        kernel_size: int or (KH, KW). stride: int or (sh, sw); no padding.
+        highlight: output positions (column indices) to colour; by default the first two and the last.
+
+    Shape:
+        One panel per channel (H x W) and the patch matrix (C*KH*KW, OH*OW), OH = floor((H - KH) / sh) + 1,
+        OW likewise. Returns the matplotlib Figure (not shown).
+
+    Example:
+        >>> fig = im2col_figure(np.arange(18.0).reshape(2, 3, 3), 2)
+        >>> len(fig.axes), len(fig.axes[-1].patches)  # two channels and the matrix; three columns outlined
+        (3, 3)
+        >>> plt.close(fig)
     """
     x = as_float_array(x, "x")
     if x.ndim != 3:
         raise ValueError(f"x must be one image (C, H, W), got shape {x.shape}")
     C, H, W = x.shape
     columns = im2col(x[None], kernel_size, stride)[0]
-    (sh, sw), (_, _, (OH, OW)) = pair(stride, "stride"), _geometry((1, C, H, W), kernel_size, stride, 0)[0]
-    KH, KW = pair(kernel_size, "kernel_size")
+    ((sh, sw), _, (OH, OW)), (KH, KW) = patch_geometry((1, C, H, W), kernel_size, stride)
     if highlight is None:
         highlight = (0, 1, OH * OW - 1)
     if any(not 0 <= p < OH * OW for p in highlight):

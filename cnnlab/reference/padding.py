@@ -12,17 +12,29 @@ import numpy as np
 
 from cnnlab.checks import as_float_array, check_rank, output_size, padding4
 
-__all__ = ["output_size", "pad2d"]
+__all__ = ["PAD_MODES", "output_size", "pad_constant", "pad2d"]
 
+# The border fillings pad2d knows (cnnlab.torchops.pad2d takes the same names).
 PAD_MODES = ("zeros", "edge")
-
-
 
 
 def pad_constant(x, pads, value=0.0):
     """Pad the last two axes of ``x`` by ``pads = (top, bottom, left, right)`` with ``value``.
 
     Faster than ``np.pad``: one allocation and one copy. Returns ``x`` itself when no padding.
+    No argument checks: the layers call it with pads they have already checked.
+
+    Args:
+        x: array (..., H, W). pads: four non-negative ints (top, bottom, left, right).
+        value: the fill (0 for convolution, -inf / +inf for max / min pooling).
+
+    Shape:
+        (..., H, W) -> (..., H + top + bottom, W + left + right), dtype kept.
+
+    Example:
+        >>> pad_constant(np.ones((1, 2)), (1, 0, 0, 1), value=-1.0)
+        array([[-1., -1., -1.],
+               [ 1.,  1., -1.]])
     """
     top, bottom, left, right = pads
     if top == bottom == left == right == 0:
@@ -36,15 +48,24 @@ def pad_constant(x, pads, value=0.0):
 def pad2d(x, padding, mode="zeros"):
     """Pad the two spatial axes of a batch of images.
 
-    Shapes
-    ------
-    x:   (N, C, H, W)
-    out: (N, C, H + top + bottom, W + left + right)
+    Args:
+        x: (N, C, H, W).
+        padding: int p (all four sides), (ph, pw) (ph rows above and below, pw columns left
+            and right) or (top, bottom, left, right); non-negative.
+        mode: one of PAD_MODES: "zeros" fills with 0 (what conv layers use); "edge" repeats the
+            border pixel.
 
-    padding: int p (all four sides), (ph, pw) (ph rows above and below, pw columns left
-             and right) or (top, bottom, left, right).
-    mode:    "zeros" fills with 0 (what conv layers use); "edge" repeats the border pixel.
-    The dtype is kept (integers are promoted to float64, like every reference layer).
+    Shape:
+        (N, C, H, W) -> (N, C, H + top + bottom, W + left + right). The dtype is kept (integers
+        are promoted to float64, like every reference layer).
+
+    Equals ``torch.nn.functional.pad(x, (left, right, top, bottom), mode)`` with torch's mode
+    "constant" or "replicate".
+
+    Example:
+        >>> pad2d(np.arange(4.0).reshape(1, 1, 2, 2), (0, 1), mode="edge")[0, 0]
+        array([[0., 0., 1., 1.],
+               [2., 2., 3., 3.]])
     """
     x = as_float_array(x, "x")
     check_rank(x.shape, 4, "x", "(N, C, H, W)")

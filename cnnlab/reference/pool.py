@@ -18,7 +18,8 @@ average pooling pads with zeros and *counts* them (PyTorch's ``count_include_pad
 The vectorised versions visit the KH*KW kernel offsets instead of the OH*OW windows:
 offset (u, v) of every window at once is the strided slice
 ``x_padded[:, :, u::sh, v::sw]``, so each step is one fast whole-array operation.
-The ``*_naive`` versions loop over windows and are the ones to read first.
+The ``*_naive`` versions loop over windows and are the ones to read first; each sits
+directly above the vectorised function it explains.
 """
 
 import numpy as np
@@ -28,15 +29,16 @@ from cnnlab.reference.padding import pad_constant
 
 __all__ = [
     "POOL_MODES",
-    "max_pool2d",
-    "max_pool2d_backward",
     "max_pool2d_naive",
-    "avg_pool2d",
-    "avg_pool2d_backward",
-    "avg_pool2d_naive",
+    "max_pool2d",
+    "max_pool2d_backward_naive",
+    "max_pool2d_backward",
+    "min_pool2d_naive",
     "min_pool2d",
     "min_pool2d_backward",
-    "min_pool2d_naive",
+    "avg_pool2d_naive",
+    "avg_pool2d",
+    "avg_pool2d_backward",
 ]
 
 
@@ -71,7 +73,14 @@ def _check_dout(dout, x, out_size):
     return dout.astype(x.dtype, copy=False)
 
 
-# ---------------------------------------------------------------- max / min pooling
+def _pool_naive(x, kernel_size, stride, padding, fill, reduce):
+    x, x_padded, (KH, KW), (sh, sw), _, (OH, OW) = _prepare(x, kernel_size, stride, padding, fill)
+    out = np.empty((*x.shape[:2], OH, OW), dtype=x.dtype)
+    for i in range(OH):
+        for j in range(OW):
+            window = x_padded[:, :, i * sh : i * sh + KH, j * sw : j * sw + KW]  # (N, C, KH, KW)
+            out[:, :, i, j] = reduce(window, axis=(2, 3))
+    return out
 
 
 def _extreme_pool(x, kernel_size, stride, padding, fill, combine):
@@ -115,40 +124,175 @@ def _extreme_pool_backward(dout, x, kernel_size, stride, padding, fill, combine,
     return dx_padded[:, :, ph : ph + H, pw : pw + W]
 
 
+# ---------------------------------------------------------------- max pooling
+
+
+def max_pool2d_naive(x, kernel_size=2, stride=None, padding=0):
+    """Loop version of :func:`max_pool2d` (same arguments, same result): one window at a time.
+
+    Example:
+        >>> max_pool2d_naive(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0]
+        array([[ 5.,  7.],
+               [13., 15.]])
+    """
+    return _pool_naive(x, kernel_size, stride, padding, -np.inf, np.max)
+
+
 def max_pool2d(x, kernel_size=2, stride=None, padding=0):
-    """Largest value in each window (padding counts as -inf). x (N, C, H, W) -> out (N, C, OH, OW),
-    OH = floor((H + 2 ph - KH) / sh) + 1, OW = floor((W + 2 pw - KW) / sw) + 1; stride None = kernel_size.
+    """Largest value in each window; padding counts as -inf, so it is never picked.
+
+    Args:
+        x: (N, C, H, W); each channel is pooled on its own.
+        kernel_size: int or (KH, KW). stride: int, (sh, sw) or None (= kernel_size).
+        padding: int or (ph, pw) on both sides, at most half the kernel (as in torch).
+
+    Shape:
+        out: (N, C, OH, OW), OH = floor((H + 2 ph - KH) / sh) + 1, OW = floor((W + 2 pw - KW) / sw) + 1.
+
+    Equals ``torch.nn.functional.max_pool2d(x, kernel_size, stride, padding)``.
+
+    Example:
+        >>> x = np.random.default_rng(0).normal(size=(2, 3, 7, 6))
+        >>> out = max_pool2d(x, 3, stride=2, padding=1)
+        >>> out.shape, bool(np.array_equal(out, max_pool2d_naive(x, 3, stride=2, padding=1)))
+        ((2, 3, 4, 3), True)
     """
     return _extreme_pool(x, kernel_size, stride, padding, -np.inf, np.maximum)
 
 
+def max_pool2d_backward_naive(dout, x, kernel_size=2, stride=None, padding=0):
+    """Loop version of :func:`max_pool2d_backward` (same arguments, same result): one window at a time.
+
+    for every output row i and column j:
+        window = x_padded[:, :, i*sh : i*sh + KH, j*sw : j*sw + KW]           # (N, C, KH, KW)
+        (u, v) = position of the first maximum of each window (row-major)       # (N, C) each
+        dx_padded[n, c, i*sh + u, j*sw + v] += dout[n, c, i, j]
+    A NaN beats every number and a later NaN beats an earlier one, as in PyTorch.
+
+    Example:
+        >>> x = np.array([[[[1.0, 3.0], [3.0, 2.0]]]])  # a tie: the first 3 gets the gradient
+        >>> max_pool2d_backward_naive(np.array([[[[5.0]]]]), x)[0, 0]
+        array([[0., 5.],
+               [0., 0.]])
+    """
+    x, x_padded, (KH, KW), (sh, sw), (ph, pw), (OH, OW) = _prepare(x, kernel_size, stride, padding, -np.inf)
+    dout = _check_dout(dout, x, (OH, OW))
+    N, C, H, W = x.shape
+    n, c = np.indices((N, C))  # with (u, v) below: one pixel per image and channel, never repeated
+    dx_padded = np.zeros_like(x_padded)
+    for i in range(OH):
+        for j in range(OW):
+            window = x_padded[:, :, i * sh : i * sh + KH, j * sw : j * sw + KW].reshape(N, C, KH * KW)
+            winner = window.argmax(axis=2)  # the first maximum (np.argmax also stops at the first NaN)
+            nan = np.isnan(window)
+            if nan.any():  # torch lets every NaN take over, so the last NaN of a window wins
+                last_nan = KH * KW - 1 - nan[:, :, ::-1].argmax(axis=2)
+                winner = np.where(nan.any(axis=2), last_nan, winner)
+            u, v = np.divmod(winner, KW)
+            dx_padded[n, c, i * sh + u, j * sw + v] += dout[:, :, i, j]
+    return dx_padded[:, :, ph : ph + H, pw : pw + W]
+
+
 def max_pool2d_backward(dout, x, kernel_size=2, stride=None, padding=0):
-    """dout (N, C, OH, OW), x (N, C, H, W) -> dx (N, C, H, W).
+    """Gradient of :func:`max_pool2d` with respect to x, given the upstream gradient ``dout``.
 
     Each window's gradient goes to the first maximum in that window (ties: the earliest
     in row-major order, as PyTorch); overlapping windows add up.
+
+    Args:
+        dout: upstream gradient, the shape of max_pool2d's output.
+        x, kernel_size, stride, padding: those of the forward pass.
+
+    Shape:
+        dout (N, C, OH, OW), x (N, C, H, W) -> dx (N, C, H, W).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> x, dout = rng.normal(size=(2, 3, 7, 6)), rng.normal(size=(2, 3, 3, 2))
+        >>> dx = max_pool2d_backward(dout, x, 3, stride=2)
+        >>> dx.shape, bool(np.allclose(dx, max_pool2d_backward_naive(dout, x, 3, stride=2)))
+        ((2, 3, 7, 6), True)
     """
     return _extreme_pool_backward(dout, x, kernel_size, stride, padding, -np.inf, np.maximum, np.greater)
 
 
+# ---------------------------------------------------------------- min pooling
+
+
+def min_pool2d_naive(x, kernel_size=2, stride=None, padding=0):
+    """Loop version of :func:`min_pool2d` (same arguments, same result): one window at a time.
+
+    Example:
+        >>> min_pool2d_naive(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0]
+        array([[ 0.,  2.],
+               [ 8., 10.]])
+    """
+    return _pool_naive(x, kernel_size, stride, padding, np.inf, np.min)
+
+
 def min_pool2d(x, kernel_size=2, stride=None, padding=0):
-    """Smallest value in each window (equals ``-max_pool2d(-x)``). x (N, C, H, W) -> out (N, C, OH, OW),
-    OH = floor((H + 2 ph - KH) / sh) + 1, OW = floor((W + 2 pw - KW) / sw) + 1; stride None = kernel_size.
+    """Smallest value in each window (equals ``-max_pool2d(-x)``); padding counts as +inf.
+
+    Args:
+        x: (N, C, H, W). kernel_size, stride, padding: as in :func:`max_pool2d`.
+
+    Shape:
+        out: (N, C, OH, OW), OH = floor((H + 2 ph - KH) / sh) + 1, OW = floor((W + 2 pw - KW) / sw) + 1.
+
+    Example:
+        >>> x = np.random.default_rng(0).normal(size=(1, 2, 5, 5))
+        >>> bool(np.array_equal(min_pool2d(x, 2, stride=1), -max_pool2d(-x, 2, stride=1)))
+        True
     """
     return _extreme_pool(x, kernel_size, stride, padding, np.inf, np.minimum)
 
 
 def min_pool2d_backward(dout, x, kernel_size=2, stride=None, padding=0):
-    """dout (N, C, OH, OW), x (N, C, H, W) -> dx (N, C, H, W); gradient to the first minimum."""
+    """Gradient of :func:`min_pool2d`: each window's gradient goes to its first minimum.
+
+    Args:
+        dout: upstream gradient (N, C, OH, OW). x, kernel_size, stride, padding: the forward pass's.
+
+    Shape:
+        dout (N, C, OH, OW), x (N, C, H, W) -> dx (N, C, H, W).
+
+    Example:
+        >>> min_pool2d_backward(np.array([[[[5.0]]]]), np.array([[[[2.0, 1.0], [1.0, 3.0]]]]))[0, 0]
+        array([[0., 5.],
+               [0., 0.]])
+    """
     return _extreme_pool_backward(dout, x, kernel_size, stride, padding, np.inf, np.minimum, np.less)
 
 
 # ---------------------------------------------------------------- average pooling
 
 
+def avg_pool2d_naive(x, kernel_size=2, stride=None, padding=0):
+    """Loop version of :func:`avg_pool2d`: one window at a time (padded zeros counted).
+
+    Example:
+        >>> avg_pool2d_naive(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0]
+        array([[ 2.5,  4.5],
+               [10.5, 12.5]])
+    """
+    return _pool_naive(x, kernel_size, stride, padding, 0.0, np.mean)
+
+
 def avg_pool2d(x, kernel_size=2, stride=None, padding=0):
-    """Mean of each window, padded zeros included (PyTorch's default). x (N, C, H, W) -> out (N, C, OH, OW),
-    OH = floor((H + 2 ph - KH) / sh) + 1, OW = floor((W + 2 pw - KW) / sw) + 1; stride None = kernel_size.
+    """Mean of each window, padded zeros included (PyTorch's default ``count_include_pad=True``).
+
+    Args:
+        x: (N, C, H, W). kernel_size, stride, padding: as in :func:`max_pool2d`.
+
+    Shape:
+        out: (N, C, OH, OW), OH = floor((H + 2 ph - KH) / sh) + 1, OW = floor((W + 2 pw - KW) / sw) + 1.
+
+    Equals ``torch.nn.functional.avg_pool2d(x, kernel_size, stride, padding)``.
+
+    Example:
+        >>> avg_pool2d(np.ones((1, 1, 2, 2)), 2, padding=1)[0, 0]  # each window holds one 1 and three zeros
+        array([[0.25, 0.25],
+               [0.25, 0.25]])
     """
     x, x_padded, kernel, stride, _, out_size = _prepare(x, kernel_size, stride, padding, 0.0)
     out = _reduce(x_padded, kernel, stride, out_size, np.add)
@@ -157,9 +301,21 @@ def avg_pool2d(x, kernel_size=2, stride=None, padding=0):
 
 
 def avg_pool2d_backward(dout, x, kernel_size=2, stride=None, padding=0):
-    """dout (N, C, OH, OW), x (N, C, H, W) -> dx (N, C, H, W).
+    """Gradient of :func:`avg_pool2d`: every element of a window receives dout / (KH * KW).
 
-    Every element of a window receives dout / (KH * KW); overlapping windows add up.
+    Overlapping windows add up; the share of padded cells is dropped.
+
+    Args:
+        dout: upstream gradient (N, C, OH, OW). x, kernel_size, stride, padding: the forward pass's.
+
+    Shape:
+        dout (N, C, OH, OW), x (N, C, H, W) -> dx (N, C, H, W).
+
+    Example:
+        >>> avg_pool2d_backward(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 3, 3)), 2, stride=1)[0, 0]
+        array([[0.25, 0.5 , 0.25],
+               [0.5 , 1.  , 0.5 ],
+               [0.25, 0.5 , 0.25]])
     """
     x, x_padded, kernel, stride, (ph, pw), out_size = _prepare(x, kernel_size, stride, padding, 0.0)
     dout = _check_dout(dout, x, out_size) / (kernel[0] * kernel[1])
@@ -168,34 +324,6 @@ def avg_pool2d_backward(dout, x, kernel_size=2, stride=None, padding=0):
         dx_padded[index] += dout
     H, W = x.shape[2:]
     return dx_padded[:, :, ph : ph + H, pw : pw + W]
-
-
-# ---------------------------------------------------------------- loop versions
-
-
-def _pool_naive(x, kernel_size, stride, padding, fill, reduce):
-    x, x_padded, (KH, KW), (sh, sw), _, (OH, OW) = _prepare(x, kernel_size, stride, padding, fill)
-    out = np.empty((*x.shape[:2], OH, OW), dtype=x.dtype)
-    for i in range(OH):
-        for j in range(OW):
-            window = x_padded[:, :, i * sh : i * sh + KH, j * sw : j * sw + KW]  # (N, C, KH, KW)
-            out[:, :, i, j] = reduce(window, axis=(2, 3))
-    return out
-
-
-def max_pool2d_naive(x, kernel_size=2, stride=None, padding=0):
-    """Loop version of :func:`max_pool2d`: one window at a time."""
-    return _pool_naive(x, kernel_size, stride, padding, -np.inf, np.max)
-
-
-def min_pool2d_naive(x, kernel_size=2, stride=None, padding=0):
-    """Loop version of :func:`min_pool2d`: one window at a time."""
-    return _pool_naive(x, kernel_size, stride, padding, np.inf, np.min)
-
-
-def avg_pool2d_naive(x, kernel_size=2, stride=None, padding=0):
-    """Loop version of :func:`avg_pool2d`: one window at a time (padded zeros counted)."""
-    return _pool_naive(x, kernel_size, stride, padding, 0.0, np.mean)
 
 
 # The pooling modes by name: widgets, figures and chapters look a mode up here, so a mode means one thing.
