@@ -62,6 +62,21 @@ def _to_batch(img):
     return batch.astype(np.float64), restore
 
 
+def _draw_device(batch, generator):
+    """Check that ``batch`` is a float tensor (N, C, H, W); return the device its random numbers come from.
+
+    That is the generator's device (the CPU for PyTorch's global generator), so a seeded draw is the same
+    whether the batch itself lives on the CPU or a GPU.
+    """
+    import torch as pytorch
+
+    if not isinstance(batch, pytorch.Tensor):
+        raise TypeError(f"batch must be a torch.Tensor, got {type(batch).__name__}")
+    if batch.ndim != 4 or not batch.is_floating_point():
+        raise ValueError(f"batch must be a float tensor (N, C, H, W), got {batch.dtype} of shape {tuple(batch.shape)}")
+    return generator.device if generator is not None else pytorch.device("cpu")
+
+
 def _value_range(img):
     return (0.0, 255.0) if np.asarray(img).dtype == np.uint8 else (0.0, 1.0)
 
@@ -92,8 +107,23 @@ def _check_nonneg(name, value, upper=None):
 def inverse_affine(degrees, dx, dy, zoom, flip):
     """Per-image matrices ``A`` (N, 2, 2) and offsets ``t`` (N, 2) with source = A @ output + t.
 
-    All arguments are arrays of shape (N,); coordinates are (x, y) in pixels from the image centre.
-    ``flip`` (bool) mirrors left-right before the rest of the transform.
+    Coordinates are (x, y) in pixels from the image centre.
+
+    Args:
+        degrees: rotation, counter-clockwise on screen.
+        dx, dy: shift in pixels, right and down.
+        zoom: factor > 1 enlarges the content.
+        flip: bools; mirror left-right before the rest of the transform.
+
+    Shape:
+        every argument ``(N,)``; returns ``A (N, 2, 2)`` and ``t (N, 2)``.
+
+    Example:
+        >>> A, t = inverse_affine(np.array([90.0]), np.array([3.0]), np.array([0.0]), np.array([2.0]),
+        ...                       np.array([False]))
+        >>> A[0].round(3) + 0.0, t[0].round(3) + 0.0  # a 3-pixel shift right, then undo a 90-degree turn and 2x
+        (array([[ 0. , -0.5],
+               [ 0.5,  0. ]]), array([ 0. , -1.5]))
     """
     theta = np.deg2rad(degrees)
     cos, sin = np.cos(theta), np.sin(theta)
@@ -128,16 +158,25 @@ def _sample_bilinear(batch, src_x, src_y, fill):
 def warp(img, degrees=0.0, shift=(0.0, 0.0), zoom=1.0, flip=False, fill="nearest"):
     """Apply a flip / rotation / shift / zoom to an image or batch (the deterministic core).
 
-    Parameters
-    ----------
-    img : HW, HWC, NHW or NHWC, uint8 or float
-    degrees : rotation, counter-clockwise on screen (number, or one per image)
-    shift : (dy, dx) in pixels, positive = down / right (a pair, or arrays of one per image)
-    zoom : factor > 1 enlarges the content, < 1 shrinks it
-    flip : mirror left-right first
-    fill : "nearest" (repeat the edge) or "constant" (zeros)
+    Args:
+        img: HW, HWC, NHW or NHWC, uint8 or float.
+        degrees: rotation, counter-clockwise on screen (a number, or one per image).
+        shift: ``(dy, dx)`` in pixels, positive = down / right (a pair, or arrays of one per image).
+        zoom: factor > 1 enlarges the content, < 1 shrinks it.
+        flip: mirror left-right first.
+        fill: "nearest" (repeat the edge) or "constant" (zeros).
 
-    Returns an array of the same shape and dtype.
+    Shape:
+        the output has the shape and dtype of ``img``.
+
+    Example:
+        >>> img = np.arange(9.0).reshape(3, 3)
+        >>> warp(img, shift=(0, 1), fill="constant")  # one pixel to the right, zeros come in
+        array([[0., 0., 1.],
+               [0., 3., 4.],
+               [0., 6., 7.]])
+        >>> np.allclose(warp(img, degrees=90), np.rot90(img))  # counter-clockwise, as np.rot90
+        True
     """
     _check_fill(fill)
     batch, restore = _to_batch(img)
@@ -168,7 +207,22 @@ def _batch_size(img):
 
 
 def random_flip(img, rng=None, horizontal=True):
-    """Mirror each image with probability 1/2 (left-right, or top-bottom if ``horizontal=False``)."""
+    """Mirror each image with probability 1/2 (left-right, or top-bottom if ``horizontal=False``).
+
+    Args:
+        img: HW, HWC, NHW or NHWC, uint8 or float.
+        rng: a ``np.random.Generator``, an int seed or None.
+        horizontal: mirror left-right (True) or top-bottom (False).
+
+    Shape:
+        the output has the shape and dtype of ``img``.
+
+    Example:
+        >>> batch = np.arange(40.0).reshape(4, 2, 5)  # four grey 2x5 images
+        >>> out = random_flip(batch, rng=0)  # flips where rng.random(4) < 0.5: 0.64, 0.27, 0.04, 0.02
+        >>> [bool(np.array_equal(o, b[:, ::-1])) for o, b in zip(out, batch)]
+        [False, True, True, True]
+    """
     rng = as_rng(rng)
     batch, restore = _to_batch(img)
     axis = 2 if horizontal else 1
@@ -184,6 +238,21 @@ def random_shift(img, max_shift, rng=None, fill="nearest"):
     ``max_shift`` < 1 is a fraction of the height / width (Keras' ``width_shift_range=0.1``)
     and shifts are drawn uniformly from [-max_shift, max_shift] of the size; ``max_shift`` >= 1
     is a whole number of pixels and shifts are random integers in that range.
+
+    Args:
+        img: HW, HWC, NHW or NHWC, uint8 or float.
+        max_shift: a fraction of the size (< 1) or a number of pixels (>= 1).
+        rng: a ``np.random.Generator``, an int seed or None.
+        fill: "nearest" or "constant".
+
+    Shape:
+        the output has the shape and dtype of ``img``.
+
+    Example:
+        >>> img = np.zeros((5, 5)); img[2, 2] = 1.0
+        >>> moved = random_shift(img, 2, rng=0, fill="constant")
+        >>> moved.shape, float(moved.sum()), len(np.flatnonzero(moved))  # the dot moved whole pixels
+        ((5, 5), 1.0, 1)
     """
     max_shift = _check_nonneg("max_shift", max_shift)
     rng = as_rng(rng)
@@ -201,7 +270,23 @@ def random_shift(img, max_shift, rng=None, fill="nearest"):
 
 
 def random_rotation(img, max_degrees, rng=None, fill="nearest"):
-    """Rotate each image by an angle drawn uniformly from [-max_degrees, max_degrees]."""
+    """Rotate each image by an angle drawn uniformly from [-max_degrees, max_degrees].
+
+    Args:
+        img: HW, HWC, NHW or NHWC, uint8 or float.
+        max_degrees: largest angle, in [0, 360).
+        rng: a ``np.random.Generator``, an int seed or None.
+        fill: "nearest" or "constant".
+
+    Shape:
+        the output has the shape and dtype of ``img``.
+
+    Example:
+        >>> img = np.full((8, 8), 200, np.uint8)
+        >>> out = random_rotation(img, 30, rng=0)
+        >>> out.dtype, bool((out == 200).all())  # a flat image stays flat ("nearest" fill)
+        (dtype('uint8'), True)
+    """
     max_degrees = _check_nonneg("max_degrees", max_degrees, upper=360)
     rng = as_rng(rng)
     n = _batch_size(img)
@@ -210,7 +295,22 @@ def random_rotation(img, max_degrees, rng=None, fill="nearest"):
 
 
 def random_zoom(img, max_zoom, rng=None, fill="nearest"):
-    """Zoom each image by a factor drawn uniformly from [1 - max_zoom, 1 + max_zoom]."""
+    """Zoom each image by a factor drawn uniformly from [1 - max_zoom, 1 + max_zoom].
+
+    Args:
+        img: HW, HWC, NHW or NHWC, uint8 or float.
+        max_zoom: in [0, 1).
+        rng: a ``np.random.Generator``, an int seed or None.
+        fill: "nearest" or "constant".
+
+    Shape:
+        the output has the shape and dtype of ``img``.
+
+    Example:
+        >>> img = np.random.default_rng(0).random((3, 6, 6))
+        >>> np.allclose(random_zoom(img, 0.0, rng=0), img)  # a factor of exactly 1 changes nothing
+        True
+    """
     max_zoom = _check_nonneg("max_zoom", max_zoom, upper=1)
     rng = as_rng(rng)
     n = _batch_size(img)
@@ -221,7 +321,16 @@ def random_zoom(img, max_zoom, rng=None, fill="nearest"):
 def adjust_brightness(img, delta):
     """Add ``delta`` times the full range (255 for uint8, 1 for floats) and clip to that range.
 
-    ``delta`` is a number or, for a batch, one number per image.
+    Args:
+        img: HW, HWC, NHW or NHWC, uint8 or float.
+        delta: a number or, for a batch, one number per image.
+
+    Shape:
+        the output has the shape and dtype of ``img``.
+
+    Example:
+        >>> adjust_brightness(np.array([[0, 100, 250]], np.uint8), 0.1)  # + 25.5, clipped at 255
+        array([[ 26, 126, 255]], dtype=uint8)
     """
     batch, restore = _to_batch(img)
     delta = _per_image(delta, batch.shape[0], "delta")
@@ -232,7 +341,17 @@ def adjust_brightness(img, delta):
 def adjust_contrast(img, factor):
     """Scale each image's distance from its own per-channel mean by ``factor``, then clip.
 
-    ``factor`` > 1 raises contrast, < 1 lowers it, 1 changes nothing (as ``tf.image.adjust_contrast``).
+    Args:
+        img: HW, HWC, NHW or NHWC, uint8 or float.
+        factor: >= 0; > 1 raises contrast, < 1 lowers it, 1 changes nothing (as ``tf.image.adjust_contrast``).
+            A number or, for a batch, one number per image.
+
+    Shape:
+        the output has the shape and dtype of ``img``.
+
+    Example:
+        >>> adjust_contrast(np.array([[0.2, 0.4, 0.6]]), 2.0)  # twice as far from the mean 0.4
+        array([[0. , 0.4, 0.8]])
     """
     batch, restore = _to_batch(img)
     factor = _per_image(factor, batch.shape[0], "factor")
@@ -249,19 +368,30 @@ def adjust_contrast(img, factor):
 class Augmenter:
     """Random augmentation of training batches, like Keras' ``ImageDataGenerator``.
 
-    Parameters
-    ----------
-    flip : mirror left-right with probability 1/2
-    shift : largest shift as a fraction of height / width, in [0, 1)
-    rotation : largest rotation in degrees, in [0, 180]
-    zoom : zoom factors drawn from [1 - zoom, 1 + zoom], zoom in [0, 1)
-    brightness : add a value drawn from [-brightness, brightness] (times 255 for uint8)
-    contrast : contrast factors drawn from [1 - contrast, 1 + contrast], contrast in [0, 1)
-    fill : "nearest" or "constant" (zeros) for pixels that come from outside the image
-
     ``aug(batch, rng)`` augments a NumPy batch (NHWC / NHW, uint8 or float in [0, 1]);
     ``aug.torch(batch)`` augments a float tensor (N, C, H, W) in [0, 1] on its own device.
-    Each image gets its own random parameters; shapes and dtypes are preserved.
+    Each image gets its own random parameters.
+
+    Args:
+        flip: mirror left-right with probability 1/2.
+        shift: largest shift as a fraction of height / width, in [0, 1).
+        rotation: largest rotation in degrees, in [0, 180].
+        zoom: zoom factors drawn from [1 - zoom, 1 + zoom], zoom in [0, 1).
+        brightness: add a value drawn from [-brightness, brightness] (times 255 for uint8).
+        contrast: contrast factors drawn from [1 - contrast, 1 + contrast], contrast in [0, 1).
+        fill: "nearest" or "constant" (zeros) for pixels that come from outside the image.
+
+    Shape:
+        shapes and dtypes are preserved: NHWC / NHW (or one HWC / HW image) for NumPy, (N, C, H, W) for torch.
+
+    Example:
+        >>> import torch
+        >>> aug = Augmenter(rotation=10)
+        >>> aug(np.zeros((4, 28, 28), np.uint8), rng=0).shape
+        (4, 28, 28)
+        >>> out = aug.torch(torch.rand(4, 3, 16, 16), generator=torch.Generator().manual_seed(0))
+        >>> out.shape, bool(out.min() >= 0 and out.max() <= 1)
+        (torch.Size([4, 3, 16, 16]), True)
     """
 
     def __init__(self, flip=True, shift=0.1, rotation=15, zoom=0.1, brightness=0.1, contrast=0.1,
@@ -327,12 +457,8 @@ class Augmenter:
         """
         import torch as pytorch
 
-        if not isinstance(batch, pytorch.Tensor):
-            raise TypeError(f"batch must be a torch.Tensor, got {type(batch).__name__}")
-        if batch.ndim != 4 or not batch.is_floating_point():
-            raise ValueError(f"batch must be a float tensor (N, C, H, W), got {batch.dtype} of shape {tuple(batch.shape)}")
+        draw_device = _draw_device(batch, generator)
         n, _, h, w = batch.shape
-        draw_device = generator.device if generator is not None else pytorch.device("cpu")
 
         def uniform(low, high, size):
             u = pytorch.rand(size, generator=generator, device=draw_device, dtype=pytorch.float64)
@@ -357,6 +483,21 @@ def affine_theta(degrees, dy, dx, zoom, flip, height, width):
     ``affine_grid`` works in normalised coordinates (-1 .. 1 across the image, align_corners=False),
     where a pixel offset of ``d`` is ``2 d / size``. With S = diag(W/2, H/2) mapping normalised to
     centred pixel coordinates, theta = [S^-1 A S | S^-1 t].
+
+    Args:
+        degrees, dy, dx, zoom: float tensors, as for :func:`inverse_affine` (pixels, degrees).
+        flip: a bool tensor.
+        height, width: the image size in pixels.
+
+    Shape:
+        every tensor argument ``(N,)``; returns ``(N, 2, 3)``.
+
+    Example:
+        >>> import torch
+        >>> zeros, ones = torch.zeros(1, dtype=torch.float64), torch.ones(1, dtype=torch.float64)
+        >>> affine_theta(zeros, zeros, zeros, ones, torch.tensor([False]), 8, 8) + 0  # the identity (+ 0: no -0.)
+        tensor([[[1., 0., 0.],
+                 [0., 1., 0.]]], dtype=torch.float64)
     """
     import torch as pytorch
 
@@ -375,7 +516,23 @@ def affine_theta(degrees, dy, dx, zoom, flip, height, width):
 
 
 def warp_torch(batch, theta, fill="nearest"):
-    """Warp a float tensor (N, C, H, W) with ``theta`` (N, 2, 3) using affine_grid + grid_sample."""
+    """Warp a float tensor (N, C, H, W) with ``theta`` (N, 2, 3) using affine_grid + grid_sample.
+
+    Args:
+        batch: float tensor ``(N, C, H, W)``.
+        theta: ``(N, 2, 3)`` from :func:`affine_theta` (normalised coordinates, align_corners=False).
+        fill: "nearest" (``padding_mode="border"``) or "constant" (zeros).
+
+    Shape:
+        ``(N, C, H, W) -> (N, C, H, W)``.
+
+    Example:
+        >>> import torch
+        >>> x = torch.rand(2, 1, 5, 5)
+        >>> identity = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]).expand(2, 2, 3)
+        >>> torch.allclose(warp_torch(x, identity), x, atol=1e-6)
+        True
+    """
     import torch.nn.functional as F
 
     _check_fill(fill)
@@ -402,9 +559,16 @@ class RandomCrop:
         (N, C, H, W) -> (N, C, H, W): the output at ``(i, j)`` is the input at ``(i + dy, j + dx)``, with
         ``dy, dx`` drawn uniformly from ``-padding .. padding`` per image, and 0 outside the image.
 
+    Args:
+        padding: largest shift in pixels (a non-negative int).
+        flip: also mirror half of the images left-right.
+
     Example:
-        >>> RandomCrop(2).torch(torch.rand(8, 1, 28, 28)).shape  # doctest: +SKIP
-        torch.Size([8, 1, 28, 28])
+        >>> import torch
+        >>> batch = torch.rand(8, 1, 28, 28)
+        >>> out = RandomCrop(2).torch(batch, generator=torch.Generator().manual_seed(0))
+        >>> out.shape, torch.equal(RandomCrop(0).torch(batch), batch)
+        (torch.Size([8, 1, 28, 28]), True)
     """
 
     def __init__(self, padding, flip=False):
@@ -419,16 +583,13 @@ class RandomCrop:
         return f"RandomCrop(padding={self.padding}, flip={self.flip})"
 
     def torch(self, batch, generator=None):
+        """Crop a float tensor (N, C, H, W) on its own device; ``generator`` (a ``torch.Generator``) seeds the draw."""
         import torch as pytorch
         import torch.nn.functional as F
 
-        if not isinstance(batch, pytorch.Tensor):
-            raise TypeError(f"batch must be a torch.Tensor, got {type(batch).__name__}")
-        if batch.ndim != 4 or not batch.is_floating_point():
-            raise ValueError(f"batch must be a float tensor (N, C, H, W), got {batch.dtype} of shape {tuple(batch.shape)}")
+        draw_device = _draw_device(batch, generator)
         n, c, h, w = batch.shape
         p = self.padding
-        draw_device = generator.device if generator is not None else pytorch.device("cpu")
         offsets = pytorch.randint(0, 2 * p + 1, (2, n), generator=generator, device=draw_device).to(batch.device)
         flips = pytorch.rand(n, generator=generator, device=draw_device).to(batch.device) < 0.5
         padded = F.pad(batch, (p, p, p, p))
@@ -465,8 +626,17 @@ class GaussianNoise:
     The "augmentation" that lecture note 003 says "will not help": it changes pixel values but never
     the geometry, so the network sees no new shapes or positions.
 
+    Args:
+        std: the standard deviation, >= 0.
+
     Shape:
         (N, C, H, W) -> (N, C, H, W), float in [0, 1].
+
+    Example:
+        >>> import torch
+        >>> noisy = GaussianNoise(0.1).torch(torch.full((4, 1, 32, 32), 0.5), generator=torch.Generator().manual_seed(0))
+        >>> round(float(noisy.std()), 2), bool(noisy.min() >= 0)
+        (0.1, True)
     """
 
     def __init__(self, std):
@@ -478,10 +648,9 @@ class GaussianNoise:
         return f"GaussianNoise(std={self.std})"
 
     def torch(self, batch, generator=None):
+        """Add the noise to a float tensor (N, C, H, W); ``generator`` (a ``torch.Generator``) seeds the draw."""
         import torch as pytorch
 
-        if not isinstance(batch, pytorch.Tensor) or batch.ndim != 4 or not batch.is_floating_point():
-            raise ValueError(f"batch must be a float tensor (N, C, H, W), got {getattr(batch, 'shape', type(batch))}")
-        draw_device = generator.device if generator is not None else pytorch.device("cpu")
+        draw_device = _draw_device(batch, generator)
         noise = pytorch.randn(batch.shape, generator=generator, device=draw_device, dtype=batch.dtype)
         return (batch + self.std * noise.to(batch.device)).clamp(0.0, 1.0)
