@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from cnnlab import reference  # noqa: E402
@@ -75,11 +76,11 @@ def test_conv_steps_figure_writes_reference_outputs():
     # Row t shows the first t+1 output values in reading order, and the sum it just computed.
     for step in range(3):
         shown = [t for t in texts(axes[step, 2]) if t]
-        assert shown == [windows._fmt(v) for v in out.ravel()[: step + 1]]
-        assert texts(axes[step, 0])[-1].endswith(f"= {windows._fmt(out.ravel()[step])}")
+        assert shown == [windows.cell_text(v) for v in out.ravel()[: step + 1]]
+        assert texts(axes[step, 0])[-1].endswith(f"= {windows.cell_text(out.ravel()[step])}")
     # Padded input: 6x6 numbers, the border zeros.
     assert len(texts(axes[0, 0])) == 36 + 1
-    assert "output 5×5" in fig._suptitle.get_text()
+    assert "output 5×5" in fig.get_suptitle()
     with pytest.raises(ValueError, match="steps"):
         windows.conv_steps_figure(x, k, steps=0)
     with pytest.raises(ValueError, match="kernel"):
@@ -107,12 +108,12 @@ def test_padding_and_pooling_figures():
 
 def test_windows_figure_formula():
     fig = windows.windows_figure(7, 3, 2, 1)
-    assert fig._suptitle.get_text().endswith("= 4")
+    assert fig.get_suptitle().endswith("= 4")
     # 6 + 0 - 3 = 3 is not a multiple of 2: the last row and column (11 cells) are never reached.
     unreached = [c for c in windows.windows_figure(6, 3, 2, 0).axes[0].collections if c.get_gid() == "unreached"]
     assert len(unreached) == 1 and len(unreached[0].get_paths()) == 11
     assert not [c for c in fig.axes[0].collections if c.get_gid() == "unreached"]  # (7 + 2 - 3) / 2 is exact
-    assert windows.windows_figure(6, 3, 2, 0)._suptitle.get_text().endswith("= 2")
+    assert windows.windows_figure(6, 3, 2, 0).get_suptitle().endswith("= 2")
     with pytest.raises(ValueError, match="kernel_size"):
         windows.windows_figure(2, 5, 1, 0)
 
@@ -135,7 +136,7 @@ def test_explorers_static_and_live(explorer, monkeypatch):
 
 # Every control of every explorer, a new value, and the words the picture must then show.
 CHANGES = [
-    (widgets.conv_explorer, "kernel", "blur", "kernel: blur"),
+    (widgets.conv_explorer, "kernel", "box_blur", "kernel: box_blur"),
     (widgets.conv_explorer, "stride", 4, "stride 4, padding 0: floor((128 + 2·0 - 3) / 4) + 1 = 32"),
     (widgets.conv_explorer, "padding", 2, "stride 1, padding 2: floor((128 + 2·2 - 3) / 1) + 1 = 130"),
     (widgets.pooling_explorer, "mode", "avg", "avg pool 2×2, stride 2 → 48×48"),
@@ -183,19 +184,20 @@ def test_large_photos_are_downscaled_and_say_so():
 
 def test_explorer_update_functions():
     image = np.random.default_rng(0).random((20, 24))
-    fig = widgets.conv_explorer_figure(image, "blur", stride=2, padding=1)
+    fig = widgets.conv_explorer_figure(image, "box_blur", stride=2, padding=1)
     assert fig.axes[2].get_title() == "output 10×12"  # floor((20 + 2 - 3) / 2) + 1 = 10
     np.testing.assert_allclose(fig.axes[2].images[0].get_array(),
-                               reference.conv2d(image[None, None], widgets.KERNELS["blur"][None, None], stride=2, padding=1)[0, 0])
+                               F.conv2d(torch.tensor(image[None, None]), torch.full((1, 1, 3, 3), 1 / 9, dtype=torch.float64),
+                                        stride=2, padding=1)[0, 0].numpy())
     fig = widgets.pooling_explorer_figure(image, "avg", kernel_size=3, stride=3)
     assert fig.axes[1].get_title().endswith("6×8")
     fig = widgets.stride_padding_figure(n=5, f=3, s=1, p=1)
-    assert fig._suptitle.get_text().endswith("= 5")
+    assert fig.get_suptitle().endswith("= 5")
     assert "does not fit" in texts(widgets.stride_padding_figure(n=2, f=5, s=1, p=0).axes[0])[0]
     rgb = widgets.conv_explorer_figure(np.zeros((10, 10, 3), np.uint8), "identity")
     assert rgb.axes[2].get_title() == "output 8×8"
     with pytest.raises(ValueError, match="kernel"):
-        widgets.conv_explorer_figure(image, "emboss")
+        widgets.conv_explorer_figure(image, "edge-x")  # the explorer takes convolution_demos.KERNELS' names
     live = widgets.conv_explorer(image)
     live.controls["stride"].value = 3
     assert live.values["stride"] == 3 and live.figure.axes[2].get_title() == "output 6×8"

@@ -28,20 +28,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from cnnlab import reference
-from cnnlab.course.convolution_demos import KERNELS as demo_kernels
+from cnnlab.course.convolution_demos import KERNELS
 from cnnlab.data import photo
 from cnnlab.reference.pool import POOL_MODES
 from cnnlab.runtime import static_mode
 from cnnlab.course.plots.windows import draw_cells, windows_figure
 
-# The explorer's presets, by the names its dropdown shows; the kernels are the book's own.
-KERNELS = {
-    "edge-x": demo_kernels["sobel_x"],  # brightness changing along x: vertical edges
-    "edge-y": demo_kernels["sobel_y"],
-    "sharpen": demo_kernels["sharpen"],
-    "blur": demo_kernels["box_blur"],
-    "identity": demo_kernels["identity"],
-}
 # Larger photos are downscaled to this many pixels on their longer side before an explorer uses
 # them, so that a redraw stays well under a second; the input's title shows the size used.
 MAX_SIDE = 512
@@ -137,7 +129,8 @@ class Explorer(ipywidgets.VBox):
         >>> slider = ipywidgets.IntSlider(value=1, min=1, max=5, description="s")
         >>> explorer = Explorer(lambda s: stride_padding_figure(7, 3, s, 1), {"s": slider})
         >>> slider.value = 2          # what moving the slider does: the picture is redrawn
-        >>> explorer.caption.value    # 'o = floor((n + 2p - f) / s) + 1 = ... = 4 · ...'
+        >>> explorer.caption.value.split(" · ")[0][-4:]
+        ' = 4'
     """
 
     def __init__(self, draw, controls):
@@ -183,28 +176,46 @@ class Explorer(ipywidgets.VBox):
         self.caption.value = html.escape(caption)
 
 
-def _explorer(figure_function, defaults, controls):
+def _explorer(figure_function, controls, **fixed):
+    """Show ``figure_function(**fixed, **values)`` under ``controls``: live, or once at the controls' start values."""
+
+    def draw(**values):
+        return figure_function(**fixed, **values)
+
     if static_mode():
-        fig = figure_function(**defaults)
+        fig = draw(**{name: control.value for name, control in controls.items()})
         plt.close(fig)  # shown by _show_once below, not again by the inline backend
         return _show_once(fig)
-    for name, control in controls.items():
-        if control.value != defaults[name]:
-            raise ValueError(f"control {name!r} starts at {control.value!r}, the default is {defaults[name]!r}")
-    return _show_once(Explorer(figure_function, controls))
+    return _show_once(Explorer(draw, controls))
+
+
+def _slider(value, low, high, description):
+    """An integer slider that redraws when released (a redraw per step would lag behind the mouse)."""
+    return ipywidgets.IntSlider(value=value, min=low, max=high, description=description, continuous_update=False)
+
+
+def _image_explorer(figure_function, image, menu, **sliders):
+    """An explorer of ``figure_function(image, **values)`` with one menu and integer sliders.
+
+    menu: (keyword, options, start value); sliders: keyword -> (start value, min, max, description).
+    """
+    keyword, options, value = menu
+    controls = {keyword: ipywidgets.Dropdown(options=list(options), value=value, description=keyword)}
+    controls.update({name: _slider(*spec) for name, spec in sliders.items()})
+    return _explorer(figure_function, controls, image=image)
 
 
 # -------------------------------------------------------------------- convolution
 
 
-def conv_explorer_figure(image=None, kernel="edge-x", stride=1, padding=0):
+def conv_explorer_figure(image=None, kernel="sobel_x", stride=1, padding=0):
     """Input, kernel and output of a 2-D convolution, with the output's shape and size formula.
 
     Args:
         image: (H, W) or (H, W, 3) array or tensor (colour is turned to grey, values above 1 are
             read as 0-255, a longer side above ``MAX_SIDE`` is downscaled); default: the camera
             man, 128x128.
-        kernel: a name in ``KERNELS`` or a 2-D array (KH, KW).
+        kernel: a name in ``cnnlab.course.convolution_demos.KERNELS`` or a 2-D array (KH, KW).
         stride, padding: as in ``cnnlab.reference.conv2d``.
 
     Shape:
@@ -212,7 +223,7 @@ def conv_explorer_figure(image=None, kernel="edge-x", stride=1, padding=0):
         the suptitle states this formula with the numbers filled in.
 
     Example:
-        >>> fig = conv_explorer_figure(kernel="blur", stride=2, padding=1)
+        >>> fig = conv_explorer_figure(kernel="box_blur", stride=2, padding=1)
         >>> fig.axes[2].get_title()
         'output 64×64'
     """
@@ -244,30 +255,22 @@ def conv_explorer_figure(image=None, kernel="edge-x", stride=1, padding=0):
 
 
 def conv_explorer(image=None):
-    """Pick a kernel (edge-x, edge-y, sharpen, blur, identity), stride and padding; see the output.
+    """A kernel menu (the names of ``convolution_demos.KERNELS``) and stride and padding sliders above the output.
 
     Args:
         image: as in ``conv_explorer_figure`` (default: the camera man, 128x128).
 
     Returns:
-        an ``Explorer`` (live) or, with ``CNNLAB_STATIC_WIDGETS=1``, the Figure at the defaults
-        (edge-x, stride 1, padding 0). Either is displayed once by the call.
+        an ``Explorer``, or the static Figure at sobel_x, stride 1, padding 0 (see the module docstring).
 
     Example:
-        >>> explorer = conv_explorer(data.photo("chelsea"))
+        >>> explorer = conv_explorer(photo("chelsea"))
         >>> explorer.controls["stride"].value = 4   # the picture and caption now say stride 4
+        >>> explorer.caption.value.split(":")[0]
+        'stride 4, padding 0'
     """
-    image = _grey_image(image, 128)
-
-    def draw(kernel="edge-x", stride=1, padding=0):
-        return conv_explorer_figure(image, kernel, stride, padding)
-
-    controls = dict(
-        kernel=ipywidgets.Dropdown(options=list(KERNELS), value="edge-x", description="kernel"),
-        stride=ipywidgets.IntSlider(value=1, min=1, max=8, description="stride", continuous_update=False),
-        padding=ipywidgets.IntSlider(value=0, min=0, max=8, description="padding", continuous_update=False),
-    )
-    return _explorer(draw, dict(kernel="edge-x", stride=1, padding=0), controls)
+    return _image_explorer(conv_explorer_figure, _grey_image(image, 128), ("kernel", KERNELS, "sobel_x"),
+                           stride=(1, 1, 8, "stride"), padding=(0, 0, 8, "padding"))
 
 
 # ------------------------------------------------------------------------ pooling
@@ -305,29 +308,22 @@ def pooling_explorer_figure(image=None, mode="max", kernel_size=2, stride=2):
 
 
 def pooling_explorer(image=None):
-    """Pick the pooling mode (max, avg, min), window size and stride; see the pooled image.
+    """A pooling-mode menu (the names of ``reference.pool.POOL_MODES``) and window and stride sliders.
 
     Args:
         image: as in ``pooling_explorer_figure`` (default: the camera man, 96x96).
 
     Returns:
-        an ``Explorer`` (live) or, with ``CNNLAB_STATIC_WIDGETS=1``, the Figure at the defaults
-        (max, 2x2, stride 2).
+        an ``Explorer``, or the static Figure at max, 2x2, stride 2 (see the module docstring).
 
     Example:
-        >>> pooling_explorer().controls["mode"].value = "min"
+        >>> explorer = pooling_explorer()
+        >>> explorer.controls["mode"].value = "min"
+        >>> explorer.caption.value.split(" · ")[1]
+        'min pool 2×2, stride 2 → 48×48'
     """
-    image = _grey_image(image, 96)
-
-    def draw(mode="max", kernel_size=2, stride=2):
-        return pooling_explorer_figure(image, mode, kernel_size, stride)
-
-    controls = dict(
-        mode=ipywidgets.Dropdown(options=list(POOL_MODES), value="max", description="mode"),
-        kernel_size=ipywidgets.IntSlider(value=2, min=1, max=8, description="kernel", continuous_update=False),
-        stride=ipywidgets.IntSlider(value=2, min=1, max=8, description="stride", continuous_update=False),
-    )
-    return _explorer(draw, dict(mode="max", kernel_size=2, stride=2), controls)
+    return _image_explorer(pooling_explorer_figure, _grey_image(image, 96), ("mode", POOL_MODES, "max"),
+                           kernel_size=(2, 1, 8, "kernel"), stride=(2, 1, 8, "stride"))
 
 
 # --------------------------------------------------------------- stride & padding
@@ -364,20 +360,22 @@ def stride_padding_explorer():
         (n=7, f=3, s=2, p=1).
 
     Example:
-        >>> stride_padding_explorer().controls["p"].value = 0
+        >>> explorer = stride_padding_explorer()
+        >>> explorer.controls["p"].value = 0
+        >>> explorer.figure.get_suptitle()[-3:]
+        '= 3'
     """
     controls = dict(
-        n=ipywidgets.IntSlider(value=7, min=1, max=16, description="n (input)", continuous_update=False),
-        f=ipywidgets.IntSlider(value=3, min=1, max=7, description="f (kernel)", continuous_update=False),
-        s=ipywidgets.IntSlider(value=2, min=1, max=5, description="s (stride)", continuous_update=False),
-        p=ipywidgets.IntSlider(value=1, min=0, max=4, description="p (padding)", continuous_update=False),
+        n=_slider(7, 1, 16, "n (input)"),
+        f=_slider(3, 1, 7, "f (kernel)"),
+        s=_slider(2, 1, 5, "s (stride)"),
+        p=_slider(1, 0, 4, "p (padding)"),
     )
-    return _explorer(stride_padding_figure, dict(n=7, f=3, s=2, p=1), controls)
+    return _explorer(stride_padding_figure, controls)
 
 
 __all__ = [
     "Explorer",
-    "KERNELS",
     "MAX_SIDE",
     "conv_explorer",
     "conv_explorer_figure",

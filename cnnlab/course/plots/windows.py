@@ -29,7 +29,13 @@ MAX_CELLS = 24  # larger grids become unreadable; refuse them with a clear messa
 from cnnlab.reference.pool import POOL_MODES  # noqa: E402
 
 
-def _fmt(value):
+def cell_text(value):
+    """A number as a grid cell shows it: integers without a point, others to 2 decimals, trailing zeros dropped.
+
+    Example:
+        >>> cell_text(3.0), cell_text(-0.125), cell_text(0.5), cell_text(float("nan"))
+        ('3', '-0.12', '0.5', 'nan')
+    """
     if not np.isfinite(value):
         return str(value)
     if float(value).is_integer():
@@ -84,7 +90,7 @@ def draw_cells(ax, values, colours=None, numbers=True, bold=None, fontsize=None)
             for c in range(w):
                 if not np.isnan(values[r, c]):
                     weight = "bold" if bold is not None and bold[r, c] else "normal"
-                    ax.text(c, r, _fmt(values[r, c]), ha="center", va="center", fontsize=fontsize, fontweight=weight)
+                    ax.text(c, r, cell_text(values[r, c]), ha="center", va="center", fontsize=fontsize, fontweight=weight)
     ax.set_xlim(-0.6, w - 0.4)
     ax.set_ylim(h - 0.4, -0.6)
     ax.set_aspect("equal")
@@ -157,11 +163,11 @@ def conv_steps_figure(x, k, stride=1, padding=0, steps=4):
         draw_cells(ax_in, x_padded, pad_colours)
         _outline(ax_in, top, left, kh, kw, WINDOW_COLOUR, fill_alpha=0.25)
         window = x_padded[top:top + kh, left:left + kw]
-        terms = [f"{_fmt(a)}×{_fmt(b)}" for a, b in zip(window.ravel(), k.ravel())]
+        terms = [f"{cell_text(a)}×{cell_text(b)}" for a, b in zip(window.ravel(), k.ravel())]
         products = " + ".join(terms) if len(terms) <= 9 else "sum of window × kernel"
         ax_in.set_title(f"step {step + 1}: window at rows {top}-{top + kh - 1}, cols {left}-{left + kw - 1}",
                         fontsize=8, loc="left")
-        ax_in.text(-0.5, hp - 0.1, f"{products} = {_fmt(out[i, j])}", fontsize=7, va="top", ha="left",
+        ax_in.text(-0.5, hp - 0.1, f"{products} = {cell_text(out[i, j])}", fontsize=7, va="top", ha="left",
                    color="#b35806")
         draw_cells(ax_k, k, [[KERNEL_COLOUR] * kw for _ in range(kh)])
         shown = np.full(out.shape, np.nan)
@@ -307,4 +313,4 @@ def windows_figure(n, kernel_size, stride=1, padding=0):
     return fig
 
 
-__all__ = ["conv_steps_figure", "draw_cells", "padding_figure", "pooling_figure", "windows_figure"]
+__all__ = ["cell_text", "conv_steps_figure", "draw_cells", "padding_figure", "pooling_figure", "windows_figure"]
