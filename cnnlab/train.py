@@ -32,6 +32,13 @@ class History(dict):
     ``history["val_acc"][-1]`` is the last validation accuracy; validation lists stay empty when
     ``fit`` had no ``val``. ``history.epochs`` is ``[1, 2, ..., n]`` (the x axis of a plot) and
     ``history.seconds`` the wall time of each epoch, ``history.lr`` the learning rate at its end.
+    ``fit`` fills it; it takes no arguments.
+
+    Example:
+        >>> history = History()
+        >>> history["loss"] += [0.9, 0.5, 0.6]; history["val_acc"] += [0.6, 0.8, 0.7]
+        >>> history.epochs, history.best("val_acc"), history.best("loss")
+        ([1, 2, 3], (2, 0.8), (2, 0.5))
     """
 
     def __init__(self):
@@ -44,7 +51,11 @@ class History(dict):
         return list(range(1, len(self["loss"]) + 1))
 
     def best(self, metric="val_acc"):
-        """Return ``(epoch, value)`` of the best epoch: highest for accuracies, lowest for losses."""
+        """Return ``(epoch, value)`` of the best epoch: highest for accuracies, lowest for losses.
+
+        Args:
+            metric: one of ``"loss"``, ``"acc"``, ``"val_loss"``, ``"val_acc"``; epochs count from 1.
+        """
         if metric not in self:
             raise KeyError(f"unknown metric {metric!r}; have {sorted(self)}")
         values = self[metric]
@@ -182,27 +193,41 @@ def _apply_augment(augment, xb, generator):
 
 def fit(model, train, val=None, epochs=5, lr=1e-3, batch_size=64, optimizer="adam", loss=None,
         augment=None, device=None, seed=0, progress=True, schedule=None, weight_decay=0.0):
-    """Train ``model`` and return its ``History``.
+    """Train ``model`` and return its :class:`History`.
 
-    Parameters
-    ----------
-    model : torch.nn.Module mapping (N, C, H, W) floats to logits (N, classes) or (N, 1)
-    train, val : (images, labels) arrays/tensors, or Datasets yielding (image (C, H, W), label)
-    epochs, lr, batch_size : the usual
-    optimizer : "adam" (default), "sgd" (momentum 0.9), "rmsprop", an Optimizer, or params -> Optimizer
-    loss : None (chosen from the output size, see module docstring) or ``f(logits, labels) -> loss``
-    augment : None, an ``cnnlab.augment.Augmenter`` (its ``.torch`` is used) or tensor -> tensor;
-        applied to training batches only, on the device
-    device : default ``cnnlab.device()``
-    seed : seeds shuffling, dropout and augmentation (``cnnlab.seed_everything``); the model's
-        initial weights are whatever the caller built
-    progress : show a tqdm bar (one per fit, counting the batches of all epochs). When the book
-        is built (``CNNLAB_STATIC_WIDGETS=1``) a live bar cannot be shown, so one summary line per
-        epoch is printed instead, like Keras' ``verbose=2``.
-    schedule : learning rate over the run, stepped after every batch: None / "constant" (``lr``
-        throughout), "onecycle" (warm up to ``lr``, then anneal to about 0) or "cosine" (from ``lr``
-        down to 0). ``history.lr`` records the rate at the end of each epoch.
-    weight_decay : L2 penalty of the named optimizers ("adamw": decoupled weight decay)
+    Args:
+        model: a ``torch.nn.Module`` mapping (N, C, H, W) floats to logits (N, classes) or (N, 1).
+        train, val: ``(images, labels)`` arrays/tensors, or Datasets yielding ``(image (C, H, W), label)``.
+        epochs, lr, batch_size: the usual.
+        optimizer: "adam" (default), "adamw", "sgd" (momentum 0.9), "rmsprop", an Optimizer, or
+            params -> Optimizer.
+        loss: None (chosen from the output size, see the module docstring) or ``f(logits, labels) -> loss``.
+        augment: None, an object with a ``.torch(batch, generator=...)`` method (``cnnlab.augment.Augmenter``,
+            ``RandomCrop``, ``GaussianNoise``) or tensor -> tensor; applied to training batches only, on the device.
+        device: default ``cnnlab.device()``.
+        seed: seeds shuffling, dropout and augmentation (``cnnlab.seed_everything``); the model's
+            initial weights are whatever the caller built.
+        progress: show a tqdm bar (one per fit, counting the batches of all epochs). When the book
+            is built (``CNNLAB_STATIC_WIDGETS=1``) a live bar cannot be shown, so one summary line per
+            epoch is printed instead, like Keras' ``verbose=2``.
+        schedule: learning rate over the run, stepped after every batch: None / "constant" (``lr``
+            throughout), "onecycle" (warm up to ``lr``, then anneal to about 0) or "cosine" (from ``lr``
+            down to 0). ``history.lr`` records the rate at the end of each epoch.
+        weight_decay: L2 penalty of the named optimizers ("adamw": decoupled weight decay).
+
+    Shape:
+        images uint8 ``(N, H, W)`` / ``(N, H, W, C)`` or float ``(N, C, H, W)``; labels ``(N,)``.
+        ``ceil(N / batch_size)`` optimizer steps per epoch.
+
+    Example:
+        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+        <torch._C.Generator object at ...>
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
+        >>> images, labels = torch.rand(8, 1, 4, 4), torch.tensor([0, 1] * 4)
+        >>> history = fit(model, (images, labels), val=(images, labels), epochs=1, batch_size=4,
+        ...               progress=False, device="cpu")
+        >>> history.epochs, len(history["val_acc"]), 0 <= history["acc"][0] <= 1
+        ([1], 1, True)
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
@@ -274,7 +299,27 @@ def _evaluate_batches(model, batches, device, loss_fn=None):
 
 
 def evaluate(model, data, batch_size=256, device=None, loss=None):
-    """Return ``(mean loss, accuracy)`` of ``model`` on ``data`` ((images, labels) or a Dataset), in eval mode."""
+    """Return ``(mean loss, accuracy)`` of ``model`` on ``data``, in eval mode (no dropout, frozen batch norm).
+
+    Args:
+        model: a ``torch.nn.Module``, as for :func:`fit`.
+        data: ``(images, labels)`` or a Dataset, as for :func:`fit`.
+        batch_size: images per forward pass.
+        device: default ``cnnlab.device()``.
+        loss: None (chosen from the output size) or ``f(logits, labels) -> loss``.
+
+    Shape:
+        images as for :func:`fit`; two floats come back.
+
+    Example:
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+        >>> with torch.no_grad():
+        ...     _ = model[1].weight.zero_(), model[1].bias.copy_(torch.tensor([0.0, 1.0]))
+        >>> loss, acc = evaluate(model, (torch.zeros(6, 1, 2, 2), torch.tensor([1, 1, 1, 1, 0, 0])), device="cpu")
+        >>> import math  # the model always says class 1 (logits 0, 1): right on 4 images, wrong on 2
+        >>> abs(loss - (4 * math.log(1 + 1 / math.e) + 2 * math.log(1 + math.e)) / 6) < 1e-6, acc == 4 / 6
+        (True, True)
+    """
     device = torch.device(device) if device is not None else default_device()
     model.to(device)
     return _evaluate_batches(model, _Batches(data, batch_size, "data"), device, loss)
@@ -283,7 +328,19 @@ def evaluate(model, data, batch_size=256, device=None, loss=None):
 def predict(model, images, batch_size=256, device=None):
     """Return the model's logits as a NumPy array (N, classes) or (N, 1), computed in eval mode.
 
-    ``images`` as for ``fit`` (uint8 NHW/NHWC or float NCHW), or a Dataset of (image, label).
+    Args:
+        model: a ``torch.nn.Module``, as for :func:`fit`.
+        images: as for :func:`fit` (uint8 NHW/NHWC or float NCHW), or a Dataset of (image, label).
+        batch_size: images per forward pass.
+        device: default ``cnnlab.device()``.
+
+    Shape:
+        ``(N, ...) -> (N, classes)`` or ``(N, 1)``.
+
+    Example:
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(9, 3))
+        >>> predict(model, np.zeros((5, 3, 3), np.uint8), device="cpu").shape
+        (5, 3)
     """
     device = torch.device(device) if device is not None else default_device()
     model.to(device)
