@@ -211,6 +211,23 @@ def same_padding(kernel_size):
     return (total // 2, total - total // 2)
 
 
+def _filter_bank_shapes(x_shape, w_shape, b_shape, transposed):
+    """Ranks, channels and bias of a convolution (w: (F, C, KH, KW)) or a transposed one (w: (C_in, C_out, KH, KW))."""
+    in_name, out_name = ("C_in", "C_out") if transposed else ("C", "F")
+    w_layout = "(C_in, C_out, KH, KW)" if transposed else "(F, C, KH, KW)"
+    x_shape = check_rank(x_shape, 4, "x", f"(N, {in_name}, H, W)")
+    w_shape = check_rank(w_shape, 4, "w", w_layout)
+    in_axis = 0 if transposed else 1  # the axis of w that meets x's channels
+    C, Cw, n_out = x_shape[1], w_shape[in_axis], w_shape[1 - in_axis]
+    if C != Cw:
+        raise ValueError(f"channel mismatch: x has {in_name}={C} channels (shape {x_shape}) but w of shape "
+                         f"{w_shape} {w_layout} expects {in_name}={Cw}")
+    if b_shape is not None and tuple(b_shape) != (n_out,):
+        raise ValueError(f"b must have shape ({out_name},) = ({n_out},) to match w of shape {w_shape}, "
+                         f"got shape {tuple(b_shape)}")
+    return x_shape, w_shape
+
+
 def conv_geometry(x_shape, w_shape, stride=1, padding=0, b_shape=None):
     """Check a convolution's arguments and return a :class:`ConvGeometry`.
 
@@ -219,16 +236,9 @@ def conv_geometry(x_shape, w_shape, stride=1, padding=0, b_shape=None):
     padding: int, (ph, pw), "valid" (= 0) or "same" (stride 1 only; odd or even kernels).
     Output: OH = floor((H + top + bottom - KH) / sh) + 1, likewise OW.
     """
-    x_shape = check_rank(x_shape, 4, "x", "(N, C, H, W)")
-    w_shape = check_rank(w_shape, 4, "w", "(F, C, KH, KW)")
-    _, C, H, W = x_shape
-    F, Cw, KH, KW = w_shape
-    if C != Cw:
-        raise ValueError(
-            f"channel mismatch: x has C={C} channels (shape {x_shape}) but w expects C={Cw} (shape {w_shape})"
-        )
-    if b_shape is not None and tuple(b_shape) != (F,):
-        raise ValueError(f"b must have shape (F,) = ({F},) to match w of shape {w_shape}, got shape {tuple(b_shape)}")
+    x_shape, w_shape = _filter_bank_shapes(x_shape, w_shape, b_shape, transposed=False)
+    _, _, H, W = x_shape
+    KH, KW = w_shape[2:]
     sh, sw = _check_stride(stride)
     if isinstance(padding, str):
         if padding == "valid":
@@ -337,18 +347,9 @@ def conv_transpose_geometry(x_shape, w_shape, stride=1, padding=0, output_paddin
     b_shape: (C_out,) or None. Output: OH = (H - 1) sh - 2 ph + KH + oph, likewise OW.
     As in torch, output_padding must be smaller than the stride.
     """
-    x_shape = check_rank(x_shape, 4, "x", "(N, C_in, H, W)")
-    w_shape = check_rank(w_shape, 4, "w", "(C_in, C_out, KH, KW)")
-    _, C, H, W = x_shape
-    Cw, C_out, KH, KW = w_shape
-    if C != Cw:
-        raise ValueError(
-            f"channel mismatch: x has C_in={C} channels (shape {x_shape}) but w of shape {w_shape} "
-            f"(C_in, C_out, KH, KW) expects C_in={Cw}"
-        )
-    if b_shape is not None and tuple(b_shape) != (C_out,):
-        raise ValueError(f"b must have shape (C_out,) = ({C_out},) to match w of shape {w_shape}, "
-                         f"got shape {tuple(b_shape)}")
+    x_shape, w_shape = _filter_bank_shapes(x_shape, w_shape, b_shape, transposed=True)
+    _, _, H, W = x_shape
+    KH, KW = w_shape[2:]
     (sh, sw), (ph, pw) = _check_stride(stride), _check_padding(padding)
     oph, opw = pair(output_padding, "output_padding")
     if min(oph, opw) < 0 or oph >= sh or opw >= sw:

@@ -1,5 +1,6 @@
 """PyTorch counterparts of :mod:`cnnlab.reference`: same names, same signatures, torch tensors.
 
+The package exports every public name of its modules (their ``__all__``).
 Every function runs on the device of its input (CPU or GPU; nothing here calls ``.cuda()``) and
 is built from differentiable tensor operations, so **autograd computes the backward passes**:
 there are no ``*_backward`` functions. Call ``loss.backward()`` and read ``x.grad``; the tests
@@ -19,30 +20,10 @@ batch_norm2d               per-channel batch statistics; running estimates updat
 =========================  ====================================================================
 """
 
-from cnnlab.torchops.activations import relu, softmax
-from cnnlab.torchops.batchnorm import batch_norm2d
-from cnnlab.torchops.conv import conv2d, conv2d_dilated, conv_transpose2d, dilate2d
-from cnnlab.torchops.dropout import dropout
-from cnnlab.torchops.linear import flatten, linear
-from cnnlab.torchops.losses import softmax_cross_entropy
-from cnnlab.torchops.padding import output_size, pad2d
-from cnnlab.torchops.pool import avg_pool2d, max_pool2d, min_pool2d
+from cnnlab.torchops import activations, batchnorm, conv, dropout, linear, losses, padding, pool
 
-__all__ = [
-    "output_size",
-    "pad2d",
-    "conv2d",
-    "dilate2d",
-    "conv2d_dilated",
-    "conv_transpose2d",
-    "max_pool2d",
-    "avg_pool2d",
-    "min_pool2d",
-    "relu",
-    "softmax",
-    "dropout",
-    "linear",
-    "flatten",
-    "softmax_cross_entropy",
-    "batch_norm2d",
-]
+_MODULES = (padding, conv, pool, activations, dropout, linear, losses, batchnorm)
+
+# One list of names per module (its __all__), not a second copy of them here.
+__all__ = [name for module in _MODULES for name in module.__all__]
+globals().update({name: getattr(module, name) for module in _MODULES for name in module.__all__})

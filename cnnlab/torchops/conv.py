@@ -16,48 +16,66 @@ from cnnlab.torchops.tensor_checks import check_compatible, check_tensor
 __all__ = ["conv2d", "dilate2d", "conv2d_dilated", "conv_transpose2d"]
 
 
-def conv2d(x, w, b=None, stride=1, padding=0):
-    """Convolve a batch of images with a bank of filters.
-
-    Shapes
-    ------
-    x:   (N, C, H, W)
-    w:   (F, C, KH, KW)
-    b:   (F,) or None
-    out: (N, F, OH, OW) with
-
-    .. math::
-
-        OH = \\left\\lfloor \\frac{H + p_{top} + p_{bottom} - KH}{s_h} \\right\\rfloor + 1, \\quad
-        OW = \\left\\lfloor \\frac{W + p_{left} + p_{right} - KW}{s_w} \\right\\rfloor + 1
-
-    stride:  int or (sh, sw).
-    padding: int, (ph, pw), "valid" (no padding) or "same" (stride 1 only; OH = H, OW = W; for an
-             even kernel the extra row/column of zeros goes at the bottom/right, as in torch).
-
-    Equals ``torch.nn.functional.conv2d(x, w, b, stride, padding)``; all tensors on one device, one dtype.
-    """
+def _check_tensors(x, w, b):
+    """x, w and b (or None) must be floating torch tensors."""
     check_tensor(x, "x", floating=True)
     check_tensor(w, "w", floating=True)
     if b is not None:
         check_tensor(b, "b", floating=True)
-    geometry = conv_geometry(x.shape, w.shape, stride, padding, None if b is None else b.shape)
+
+
+def _check_devices(x, w, b):
+    """w and b (or None) must share x's device and dtype (checked after the shapes, whose errors say more)."""
     check_compatible("x", x, "w", w)
     check_compatible("x", x, "b", b)
 
-    N = x.shape[0]
-    n_filters, _, KH, KW = w.shape
-    OH, OW = geometry.out_size
+
+def _conv_by_unfold(x, w, b, geometry, dilation=(1, 1)):
+    """im2col with ``F.unfold`` (taps ``dilation`` apart), then one matrix product; geometry from conv_geometry."""
     top, bottom, left, right = geometry.padding
     if any(geometry.padding):
         x = F.pad(x, (left, right, top, bottom))  # F.pad lists the last axis first
     # cols: (N, C*KH*KW, OH*OW); column j holds the window that produces output pixel j
-    cols = F.unfold(x, kernel_size=(KH, KW), stride=geometry.stride)
+    cols = F.unfold(x, kernel_size=tuple(w.shape[2:]), dilation=dilation, stride=geometry.stride)
     # (F, C*KH*KW) @ (N, C*KH*KW, OH*OW) -> (N, F, OH*OW): every filter against every window
-    out = w.reshape(n_filters, -1) @ cols
+    out = w.reshape(w.shape[0], -1) @ cols
     if b is not None:
-        out = out + b.reshape(1, n_filters, 1)
-    return out.reshape(N, n_filters, OH, OW)
+        out = out + b.reshape(1, -1, 1)
+    return out.reshape(x.shape[0], w.shape[0], *geometry.out_size)
+
+
+def conv2d(x, w, b=None, stride=1, padding=0):
+    """Convolve a batch of images with a bank of filters: ``F.unfold`` (im2col) and one matrix product.
+
+    Args:
+        x: images (N, C, H, W), a floating tensor on any device.
+        w: filters (F, C, KH, KW). b: one bias per filter (F,), or None. All on x's device, in x's dtype.
+        stride: int or (sh, sw).
+        padding: int, (ph, pw), "valid" (no padding) or "same" (stride 1 only; OH = H, OW = W; for an
+            even kernel the extra row/column of zeros goes at the bottom/right, as in torch).
+
+    Shape:
+        out: (N, F, OH, OW) with
+
+        .. math::
+
+            OH = \\left\\lfloor \\frac{H + p_{top} + p_{bottom} - KH}{s_h} \\right\\rfloor + 1, \\quad
+            OW = \\left\\lfloor \\frac{W + p_{left} + p_{right} - KW}{s_w} \\right\\rfloor + 1
+
+    Equals ``torch.nn.functional.conv2d(x, w, b, stride, padding)``, gradients included.
+
+    Example:
+        >>> import torch
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x, w = torch.randn(2, 3, 7, 6, generator=g), torch.randn(4, 3, 3, 2, generator=g)
+        >>> out = conv2d(x, w, stride=2, padding=1)
+        >>> out.shape, torch.allclose(out, F.conv2d(x, w, stride=2, padding=1), atol=1e-5)
+        (torch.Size([2, 4, 4, 4]), True)
+    """
+    _check_tensors(x, w, b)
+    geometry = conv_geometry(x.shape, w.shape, stride, padding, None if b is None else b.shape)
+    _check_devices(x, w, b)
+    return _conv_by_unfold(x, w, b, geometry)
 
 
 def dilate2d(a, dilation):
@@ -106,25 +124,14 @@ def conv2d_dilated(x, w, b=None, stride=1, padding=0, dilation=1):
         >>> conv2d_dilated(torch.ones(1, 1, 7, 7), torch.ones(1, 1, 3, 3), dilation=2).shape
         torch.Size([1, 1, 3, 3])
     """
-    for name, t in (("x", x), ("w", w)):
-        check_tensor(t, name, floating=True)
-    if b is not None:
-        check_tensor(b, "b", floating=True)
+    _check_tensors(x, w, b)
     dh, dw = check_dilation(dilation)
     w_shape = check_rank(w.shape, 4, "w", "(F, C, KH, KW)")
     # the geometry of the dilated kernel: a kernel that spans d (k - 1) + 1 pixels
     spanned = (*w_shape[:2], dilated_size(w_shape[2], dh), dilated_size(w_shape[3], dw))
     geometry = conv_geometry(x.shape, spanned, stride, padding, None if b is None else b.shape)
-    check_compatible("x", x, "w", w)
-    check_compatible("x", x, "b", b)
-    top, bottom, left, right = geometry.padding
-    if any(geometry.padding):
-        x = F.pad(x, (left, right, top, bottom))
-    cols = F.unfold(x, kernel_size=w_shape[2:], dilation=(dh, dw), stride=geometry.stride)
-    out = w.reshape(w_shape[0], -1) @ cols
-    if b is not None:
-        out = out + b.reshape(1, -1, 1)
-    return out.reshape(x.shape[0], w_shape[0], *geometry.out_size)
+    _check_devices(x, w, b)
+    return _conv_by_unfold(x, w, b, geometry, dilation=(dh, dw))
 
 
 def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0):
@@ -148,14 +155,10 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0):
         >>> conv_transpose2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 3, 3), stride=2).shape
         torch.Size([1, 1, 7, 7])
     """
-    for name, t in (("x", x), ("w", w)):
-        check_tensor(t, name, floating=True)
-    if b is not None:
-        check_tensor(b, "b", floating=True)
+    _check_tensors(x, w, b)
     geometry = conv_transpose_geometry(x.shape, w.shape, stride, padding, output_padding,
                                        None if b is None else b.shape)
-    check_compatible("x", x, "w", w)
-    check_compatible("x", x, "b", b)
+    _check_devices(x, w, b)
     (ph, pw), (oph, opw), (OH, OW) = geometry.padding, geometry.output_padding, geometry.out_size
     KH, KW = w.shape[2:]
     full_input = F.pad(dilate2d(x, geometry.stride), (KW - 1, KW - 1 + opw, KH - 1, KH - 1 + oph))

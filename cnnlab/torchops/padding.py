@@ -13,32 +13,40 @@ into the border pixels).
 import torch.nn.functional as F
 
 from cnnlab.checks import check_rank, output_size, padding4
+from cnnlab.reference.padding import PAD_MODES
 from cnnlab.torchops.tensor_checks import check_tensor
 
-__all__ = ["output_size", "pad2d"]
+__all__ = ["output_size", "pad2d", "TORCH_PAD_MODE"]
 
-# cnnlab's names for torch's modes
-PAD_MODES = {"zeros": "constant", "edge": "replicate"}
+# What torch.nn.functional.pad calls each of cnnlab's PAD_MODES.
+TORCH_PAD_MODE = {"zeros": "constant", "edge": "replicate"}
 
 
 def pad2d(x, padding, mode="zeros"):
-    """Pad the two spatial axes of a batch of images.
+    """Pad the two spatial axes of a batch of images (differentiable, on x's device).
 
-    Shapes
-    ------
-    x:   (N, C, H, W) floating tensor, any device
-    out: (N, C, H + top + bottom, W + left + right), same dtype and device
+    Args:
+        x: (N, C, H, W) floating tensor, any device.
+        padding: int p (all four sides), (ph, pw) (ph rows above and below, pw columns left and
+            right) or (top, bottom, left, right); non-negative.
+        mode: one of ``cnnlab.reference.padding.PAD_MODES``: "zeros" fills with 0; "edge" repeats the
+            border pixel (torch's "replicate", see TORCH_PAD_MODE).
 
-    padding: int p (all four sides), (ph, pw) (ph rows above and below, pw columns left and
-             right) or (top, bottom, left, right).
-    mode:    "zeros" fills with 0; "edge" repeats the border pixel (torch's "replicate").
+    Shape:
+        (N, C, H, W) -> (N, C, H + top + bottom, W + left + right), same dtype and device.
+
+    Example:
+        >>> import torch
+        >>> pad2d(torch.arange(4.0).reshape(1, 1, 2, 2), (0, 1), mode="edge")[0, 0]
+        tensor([[0., 0., 1., 1.],
+                [2., 2., 3., 3.]])
     """
     check_tensor(x, "x", floating=True)
     check_rank(x.shape, 4, "x", "(N, C, H, W)")
     top, bottom, left, right = padding4(padding)
     if mode not in PAD_MODES:
-        raise ValueError(f"mode must be one of {tuple(PAD_MODES)}, got {mode!r}")
+        raise ValueError(f"mode must be one of {PAD_MODES}, got {mode!r}")
     if top == bottom == left == right == 0:
         return x
     # F.pad lists the last axis first: (left, right, top, bottom)
-    return F.pad(x, (left, right, top, bottom), mode=PAD_MODES[mode])
+    return F.pad(x, (left, right, top, bottom), mode=TORCH_PAD_MODE[mode])
