@@ -55,30 +55,33 @@ PARAM_NAMES = (
 class NumpyCNN:
     """Conv-Pool-Conv-Pool-FC-FC classifier whose forward and backward are pure NumPy.
 
-    Parameters
-    ----------
-    in_channels : int
-        Channels ``C`` of the input images (1 for grey).
-    num_classes : int
-        Number of output logits.
-    image_size : int
-        Height = width ``S`` of the (square) input images.
-    channels : (int, int)
-        Filters ``(F1, F2)`` of the two 3x3 convolutions.
-    hidden : int
-        Width of the hidden fully connected layer.
-    seed : int
-        Seed of the weight initialisation (He-normal weights, zero biases).
-    dtype : numpy dtype
-        ``float32`` to train fast, ``float64`` for gradient checks.
+    Args:
+        in_channels: channels ``C`` of the input images (1 for grey).
+        num_classes: number of output logits.
+        image_size: height = width ``S`` of the (square) input images.
+        channels: filters ``(F1, F2)`` of the two 3x3 convolutions.
+        hidden: width of the hidden fully connected layer.
+        seed: seed of the weight initialisation (He-normal weights, zero biases).
+        dtype: ``float32`` to train fast, ``float64`` for gradient checks.
 
-    Attributes
-    ----------
-    params : dict name -> ndarray
-        ``conv1.weight (F1, C, 3, 3)``, ``conv1.bias (F1,)``, ``conv2.weight (F2, F1, 3, 3)``,
-        ``conv2.bias (F2,)``, ``fc1.weight (hidden, F2*S2*S2)``, ``fc1.bias (hidden,)``,
-        ``fc2.weight (num_classes, hidden)``, ``fc2.bias (num_classes,)``.
-        The names and layouts are those of the ``torch.nn`` twin from ``to_torch()``.
+    Shape:
+        ``x (N, C, S, S) -> logits (N, num_classes)``, with ``S2 = floor(floor(S / 2) / 2)`` after the pools.
+        ``params`` maps names to arrays: ``conv1.weight (F1, C, 3, 3)``, ``conv1.bias (F1,)``,
+        ``conv2.weight (F2, F1, 3, 3)``, ``conv2.bias (F2,)``, ``fc1.weight (hidden, F2*S2*S2)``,
+        ``fc1.bias (hidden,)``, ``fc2.weight (num_classes, hidden)``, ``fc2.bias (num_classes,)``:
+        the names and layouts of the ``torch.nn`` twin from ``to_torch()``.
+
+    Example:
+        >>> net = NumpyCNN(image_size=8, channels=(2, 3), hidden=4, num_classes=3, dtype=np.float64)
+        >>> x = np.random.default_rng(0).random((2, 1, 8, 8))
+        >>> loss, grads = net.loss(x, np.array([0, 2]))
+        >>> net.forward(x).shape, grads["fc1.weight"].shape  # fc1 sees 3 channels * 2 * 2 after 8 -> 4 -> 2
+        ((2, 3), (4, 12))
+        >>> net.num_parameters() == (1 * 9 + 1) * 2 + (2 * 9 + 1) * 3 + (12 + 1) * 4 + (4 + 1) * 3
+        True
+        >>> import torch
+        >>> bool(np.allclose(net.to_torch()(torch.from_numpy(x)).detach().numpy(), net.forward(x)))
+        True
     """
 
     kernel_size = 3
@@ -129,10 +132,15 @@ class NumpyCNN:
                 f"{self.num_parameters():,} parameters)")
 
     def num_parameters(self):
-        """Total number of trainable numbers in ``params``."""
+        """Total number of trainable numbers in ``params``: the sum of the shapes' products above."""
         return int(sum(p.size for p in self.params.values()))
 
-    def _check_input(self, x):
+    def check_input(self, x):
+        """``x`` as this model's dtype, after checking it is a float array (N, C, S, S) of the right C and S.
+
+        Args:
+            x: a NumPy float array; TypeError for other types and dtypes, ValueError naming the expected shape.
+        """
         if not isinstance(x, np.ndarray):
             raise TypeError(f"x must be a numpy array, got {type(x).__name__}")
         if not np.issubdtype(x.dtype, np.floating):
@@ -146,8 +154,11 @@ class NumpyCNN:
         """Logits ``(N, num_classes)`` for images ``x (N, C, S, S)``.
 
         Keeps every intermediate the backward pass needs in ``self.cache``.
+
+        Args:
+            x: float images ``(N, C, S, S)``.
         """
-        x = self._check_input(x)
+        x = self.check_input(x)
         p = self.params
         cache = {"x": x}
         cache["conv1"] = conv2d(x, p["conv1.weight"], p["conv1.bias"], padding=self.padding)
@@ -170,6 +181,9 @@ class NumpyCNN:
 
         Must follow a ``forward`` call; walks the layers of ``forward`` in reverse.
         Returns a dict with the keys and shapes of ``params``.
+
+        Args:
+            dlogits: gradient of the loss w.r.t. the logits of the last ``forward``, ``(N, num_classes)``.
         """
         if self.cache is None:
             raise RuntimeError("call forward(x) before backward(dlogits)")
@@ -193,6 +207,10 @@ class NumpyCNN:
         """Mean softmax cross-entropy on ``(x (N, C, S, S), y (N,) int labels)``.
 
         Returns ``(loss: float, grads: dict name -> array shaped like params[name])``.
+
+        Args:
+            x: float images ``(N, C, S, S)``.
+            y: int labels ``(N,)`` in ``[0, num_classes)``.
         """
         y = _check_labels(y, len(x), self.num_classes)
         logits = self.forward(x)
@@ -200,7 +218,13 @@ class NumpyCNN:
         return float(loss), self.backward(dlogits)
 
     def step(self, grads, lr, momentum=0.0):
-        """One SGD update in place: ``v = momentum * v + g``, ``p -= lr * v`` (PyTorch's convention)."""
+        """One SGD update in place: ``v = momentum * v + g``, ``p -= lr * v`` (PyTorch's convention).
+
+        Args:
+            grads: dict name -> array shaped like ``params[name]`` (from :meth:`loss`).
+            lr: learning rate.
+            momentum: 0 for plain SGD; the velocities persist between calls.
+        """
         missing = set(self.params) - set(grads)
         if missing:
             raise ValueError(f"grads lacks {sorted(missing)}")
@@ -214,7 +238,7 @@ class NumpyCNN:
 
     def predict(self, x, batch_size=256):
         """Predicted class indices ``(N,)`` for images ``x (N, C, S, S)``, in batches to bound memory."""
-        x = self._check_input(x)
+        x = self.check_input(x)
         with _single_blas_thread():
             batches = [self.forward(x[i:i + batch_size]).argmax(axis=1) for i in range(0, len(x), batch_size)]
         self.cache = None
@@ -223,7 +247,7 @@ class NumpyCNN:
     def evaluate(self, x, y, batch_size=256):
         """``(mean loss, accuracy)`` on ``x (N, C, S, S)``, ``y (N,)`` without touching the weights."""
         y = _check_labels(y, len(x), self.num_classes)
-        x = self._check_input(x)
+        x = self.check_input(x)
         total_loss, correct = 0.0, 0
         with _single_blas_thread():
             for i in range(0, len(x), batch_size):
@@ -291,19 +315,37 @@ def train_numpy(model, X, y, X_val=None, y_val=None, epochs=3, lr=0.05, batch_si
                 momentum=0.9, seed=0, progress=True):
     """Train ``model`` (a ``NumpyCNN``) with minibatch SGD; returns a history dict.
 
-    ``X (N, C, S, S)`` floats, ``y (N,)`` ints; ``X_val``/``y_val`` likewise (optional).
     Each epoch visits the training set once in a fresh random order (seeded).
     History lists, one entry per epoch: ``loss`` and ``acc`` (running means over the epoch's
     batches), and, when validation data is given, ``val_loss`` and ``val_acc``.
+
+    Args:
+        model: a :class:`NumpyCNN`, updated in place.
+        X, y: training images and labels.
+        X_val, y_val: validation images and labels (both or neither).
+        epochs, lr, batch_size, momentum: the usual (SGD with momentum, as :meth:`NumpyCNN.step`).
+        seed: seeds the order of the batches.
+        progress: show a tqdm bar.
+
+    Shape:
+        ``X (N, C, S, S)`` floats, ``y (N,)`` ints; ``X_val``/``y_val`` likewise.
+
+    Example:
+        >>> net = NumpyCNN(image_size=8, channels=(2, 2), hidden=4, num_classes=2)
+        >>> X = np.random.default_rng(0).random((8, 1, 8, 8)).astype(np.float32)
+        >>> history = train_numpy(net, X, np.array([0, 1] * 4), X, np.array([0, 1] * 4), epochs=2,
+        ...                       batch_size=4, progress=False)
+        >>> sorted(history), len(history["loss"])
+        (['acc', 'loss', 'val_acc', 'val_loss'], 2)
     """
     if not isinstance(model, NumpyCNN):
         raise TypeError(f"model must be a NumpyCNN, got {type(model).__name__}")
-    X = model._check_input(X)
+    X = model.check_input(X)
     y = _check_labels(y, len(X), model.num_classes)
     if (X_val is None) != (y_val is None):
         raise ValueError("pass both X_val and y_val, or neither")
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be >= 1, got epochs={epochs}, batch_size={batch_size}")
+    epochs = positive_int(epochs, "epochs")
+    batch_size = positive_int(batch_size, "batch_size")
 
     rng = np.random.default_rng(seed)
     history = {"loss": [], "acc": []}
