@@ -54,16 +54,16 @@ def test_convolve2d_matches_scipy_and_differs_from_correlation(rng, trial):
         assert not np.allclose(ours, scipy.signal.correlate2d(x, k, mode="valid"))
 
 
-def test_torch_conv2d_is_cross_correlation(rng):
+def test_corr2d_is_what_torch_conv2d_computes_and_convolve2d_flips_the_kernel(rng):
     x = rng.normal(size=(9, 11))
-    k = demos.kernel("emboss", np.float64)
-    torch_out = F.conv2d(torch.from_numpy(x)[None, None], torch.from_numpy(k)[None, None])[0, 0].numpy()
-    np.testing.assert_allclose(torch_out, scipy.signal.correlate2d(x, k, mode="valid"), atol=1e-12)
-    np.testing.assert_allclose(
-        F.conv2d(torch.from_numpy(x)[None, None], torch.from_numpy(demos.flip_kernel(k).copy())[None, None])[0, 0].numpy(),
-        demos.convolve2d(x, k),
-        atol=1e-12,
-    )
+    k = demos.kernel("emboss", np.float64)  # not symmetric: flipped and unflipped results differ
+
+    def torch_conv(kernel):
+        return F.conv2d(torch.from_numpy(x)[None, None], torch.from_numpy(kernel.copy())[None, None])[0, 0].numpy()
+
+    np.testing.assert_allclose(ref_conv.corr2d(x, k), torch_conv(k), atol=1e-12)
+    np.testing.assert_allclose(demos.convolve2d(x, k), torch_conv(k[::-1, ::-1]), atol=1e-12)
+    assert not np.allclose(demos.convolve2d(x, k), torch_conv(k))
 
 
 def test_flip_kernel_is_a_180_degree_rotation_and_rejects_non_2d():
@@ -150,6 +150,22 @@ def test_input_dependence_conv_sees_a_patch_across_all_channels_dense_sees_every
 
     with pytest.raises(ValueError, match=r"\(4, 6, 6\)"):
         demos.input_dependence(conv, (3, 8, 8), (0, 6, 0))
+
+
+def test_input_dependence_with_a_filled_input_sees_through_relus_and_follows_the_layers_dtype():
+    stack = nn.Sequential(nn.Conv2d(1, 1, 3), nn.ReLU(), nn.Conv2d(1, 1, 3), nn.ReLU()).double()
+    with torch.no_grad():
+        for conv in (stack[0], stack[2]):
+            conv.weight.fill_(1.0), conv.bias.zero_()
+    filled = demos.input_dependence(stack, (1, 9, 9), (0, 2, 2), fill=1.0)[0]
+    assert filled.dtype == np.float64
+    expected = np.zeros((9, 9), dtype=bool)
+    expected[2:7, 2:7] = True  # two 3x3 convolutions: a 5x5 field
+    np.testing.assert_array_equal(filled > 0, expected)
+    # all-negative input: every ReLU is off and the gradient is zero everywhere
+    assert not demos.input_dependence(stack, (1, 9, 9), (0, 2, 2), fill=-1.0).any()
+    with pytest.raises(ValueError, match=r"\(C, H, W\)"):
+        demos.input_dependence(stack, (9, 9), (0, 2, 2))
 
 
 def test_weight_input_dependence_touches_one_channel_at_every_position():

@@ -24,7 +24,7 @@ dense_vs_conv_params(h, w, c_in, units_or_filters, kernel_size) -> DenseVsConv
 
 Which inputs matter (autograd)
 ------------------------------
-input_dependence(layer, input_shape, output_index)        |d out / d x| for one output value
+input_dependence(layer, input_shape, output_index)        |d out / d x| for one output value: the receptive-field probe
 weight_input_dependence(layer, input_shape, weight_index) inputs that one weight's gradient reads
 
 Translation
@@ -80,7 +80,18 @@ KERNELS = {
 def kernel(name, dtype=np.float32):
     """Return a writable copy of ``KERNELS[name]`` as ``dtype``.
 
-    Raises ValueError naming the known kernels when ``name`` is not one of them.
+    Args:
+        name: a key of :data:`KERNELS`; any other raises ValueError naming the known kernels.
+        dtype: NumPy dtype of the copy.
+
+    Shape:
+        (3, 3).
+
+    Example:
+        >>> kernel("sobel_x")
+        array([[-1.,  0.,  1.],
+               [-2.,  0.,  2.],
+               [-1.,  0.,  1.]], dtype=float32)
     """
     if name not in KERNELS:
         raise ValueError(f"unknown kernel name {name!r}; known kernels: {sorted(KERNELS)}")
@@ -90,10 +101,19 @@ def kernel(name, dtype=np.float32):
 def filter_bank(names, in_channels=1, dtype=np.float32):
     """Stack named kernels into a convolution weight of shape (F, C, KH, KW).
 
-    names: sequence of F kernel names (all kernels have the same size).
-    in_channels: C. Every channel gets ``kernel / C``, so on an RGB image each filter
-    acts on the average of the three channels (a grey version of the image).
-    Returns w of shape (len(names), in_channels, 3, 3), ready for ``conv2d(x, w)``.
+    Args:
+        names: sequence of F kernel names (all kernels have the same size).
+        in_channels: C. Every channel gets ``kernel / C``, so on an RGB image each filter
+            acts on the average of the three channels (a grey version of the image).
+        dtype: NumPy dtype of the weight.
+
+    Shape:
+        (len(names), in_channels, 3, 3), ready for ``cnnlab.reference.conv2d(x, w)``.
+
+    Example:
+        >>> w = filter_bank(["sobel_x", "box_blur"], in_channels=3)
+        >>> w.shape, bool(np.allclose(w.sum(axis=1)[0], KERNELS["sobel_x"]))
+        ((2, 3, 3, 3), True)
     """
     if isinstance(names, str):
         raise TypeError(f"names must be a sequence of kernel names, got the single string {names!r}")
@@ -110,7 +130,16 @@ def filter_bank(names, in_channels=1, dtype=np.float32):
 def flip_kernel(k):
     """Rotate a 2-D kernel by 180 degrees (flip rows and columns): k[::-1, ::-1].
 
-    k: (KH, KW) -> (KH, KW). Applying it twice gives k back.
+    Args:
+        k: a 2-D kernel.
+
+    Shape:
+        (KH, KW) -> (KH, KW). Applying it twice gives k back.
+
+    Example:
+        >>> flip_kernel([[1, 2], [3, 4]])
+        array([[4, 3],
+               [2, 1]])
     """
     k = np.asarray(k)
     if k.ndim != 2:
@@ -121,11 +150,21 @@ def flip_kernel(k):
 def convolve2d(x, k):
     """True 2-D convolution in "valid" mode, the operation of signal processing.
 
-    x: (H, W); k: (KH, KW) -> (H - KH + 1, W - KW + 1), with
-    out[i, j] = sum_{u, v} x[i + u, j + v] * k[KH - 1 - u, KW - 1 - v].
+    out[i, j] = sum_{u, v} x[i + u, j + v] * k[KH - 1 - u, KW - 1 - v]: cross-correlation
+    (:func:`cnnlab.reference.corr2d`, what conv layers compute) with the flipped kernel, and
+    ``scipy.signal.convolve2d(x, k, mode="valid")``.
 
-    It equals cross-correlation (:func:`cnnlab.reference.corr2d`, what conv layers compute)
-    with the flipped kernel, and ``scipy.signal.convolve2d(x, k, mode="valid")``.
+    Args:
+        x: a 2-D image; k: a 2-D kernel.
+
+    Shape:
+        x (H, W), k (KH, KW) -> (H - KH + 1, W - KW + 1).
+
+    Example:
+        >>> x = np.arange(9.0).reshape(3, 3)
+        >>> convolve2d(x, [[1.0, 0.0], [0.0, 0.0]])  # the kernel's top-left tap meets the window's bottom-right
+        array([[4., 5.],
+               [7., 8.]])
     """
     from cnnlab.reference.conv import corr2d  # cnnlab.reference must not be needed just to count parameters
 
@@ -138,13 +177,20 @@ def convolve2d(x, k):
 def compose_kernels(k1, k2):
     """The single kernel equal to cross-correlating with ``k1`` and then with ``k2``.
 
-    k1: (A, B), k2: (C, D) -> (A + C - 1, B + D - 1), the full convolution of k1 and k2:
-    out[a + u, b + v] += k1[u, v] * k2[a, b]. So, for any x large enough,
+    It is the full convolution of k1 and k2, out[a + u, b + v] += k1[u, v] * k2[a, b]. So, for
+    any x large enough, corr2d(corr2d(x, k1), k2) == corr2d(x, compose_kernels(k1, k2)), which is
+    why two conv layers with nothing non-linear between them are no more expressive than one conv
+    layer with a bigger kernel.
 
-        corr2d(corr2d(x, k1), k2) == corr2d(x, compose_kernels(k1, k2))
+    Args:
+        k1, k2: 2-D kernels, applied in that order.
 
-    which is why two conv layers with nothing non-linear between them are no more
-    expressive than one conv layer with a bigger kernel.
+    Shape:
+        k1 (A, B), k2 (C, D) -> (A + C - 1, B + D - 1).
+
+    Example:
+        >>> compose_kernels(np.ones((3, 3)), np.ones((3, 3)))[0]  # two 3x3 box filters make one 5x5
+        array([1., 2., 3., 2., 1.])
     """
     k1, k2 = np.asarray(k1), np.asarray(k2)
     if k1.ndim != 2 or k2.ndim != 2:
@@ -159,7 +205,15 @@ def compose_kernels(k1, k2):
 
 
 def dense_params(in_features, out_features, bias=True):
-    """Trainable numbers of a dense (fully connected) layer: in * out weights (+ out biases)."""
+    """Trainable numbers of a dense (fully connected) layer: in * out weights (+ out biases).
+
+    Args:
+        in_features, out_features: positive ints; bias: whether the layer has biases.
+
+    Example:
+        >>> dense_params(32 * 32 * 3, 32)
+        98336
+    """
     n_in = positive_int(in_features, "in_features")
     n_out = positive_int(out_features, "out_features")
     return n_in * n_out + (n_out if bias else 0)
@@ -169,6 +223,13 @@ def conv_params(in_channels, filters, kernel_size, bias=True):
     """Trainable numbers of a conv layer: KH * KW * C_in * F weights (+ F biases).
 
     The image's height and width do not appear: the same filters slide over every position.
+
+    Args:
+        in_channels, filters: positive ints; kernel_size: int or (KH, KW); bias: whether the layer has biases.
+
+    Example:
+        >>> conv_params(3, 32, 3), conv_params(3, 32, (3, 5), bias=False)
+        (896, 1440)
     """
     c_in = positive_int(in_channels, "in_channels")
     f = positive_int(filters, "filters")
@@ -206,11 +267,19 @@ class DenseVsConv:
 def dense_vs_conv_params(h, w, c_in, units_or_filters, kernel_size, bias=True):
     """Compare a dense layer and a conv layer on an h x w x c_in image.
 
-    units_or_filters is used twice: as the number of dense units and as the number of
-    conv filters (e.g. 32 and 32). kernel_size: int or (KH, KW). Returns a :class:`DenseVsConv`.
+    Args:
+        h, w, c_in: the image's height, width and channels.
+        units_or_filters: used twice, as the number of dense units and as the number of conv filters.
+        kernel_size: int or (KH, KW); must fit in the image.
+        bias: whether both layers have biases.
 
-    >>> dense_vs_conv_params(32, 32, 3, 32, 3).conv
-    896
+    Returns:
+        a :class:`DenseVsConv`.
+
+    Example:
+        >>> costs = dense_vs_conv_params(32, 32, 3, 32, 3)
+        >>> costs.dense, costs.conv, round(costs.ratio)
+        (98336, 896, 110)
     """
     h = positive_int(h, "h")
     w = positive_int(w, "w")
@@ -325,8 +394,19 @@ def weight_input_dependence(layer, input_shape, weight_index, seed=0):
 def shift2d(x, dy, dx):
     """Shift the last two axes of ``x`` by (dy, dx) pixels, filling the uncovered strip with zeros.
 
-    Positive dy moves content down, positive dx moves it right. x: (..., H, W) -> same shape.
     Unlike np.roll nothing wraps around, as when an object moves inside a camera frame.
+
+    Args:
+        x: array with at least 2 dimensions.
+        dy, dx: ints; positive dy moves content down, positive dx moves it right.
+
+    Shape:
+        (..., H, W) -> (..., H, W).
+
+    Example:
+        >>> shift2d(np.arange(1, 7).reshape(2, 3), 1, -1)
+        array([[0, 0, 0],
+               [2, 3, 0]])
     """
     x = np.asarray(x)
     if x.ndim < 2:
