@@ -32,11 +32,12 @@ Modules, one job each:
 
 from .cases import (conv_cases, corr2d_cases, gradient_cases, image_cases, pad_cases, pool_cases,  # noqa: F401
                     random_array, shift_cases, TINY, VGG11, VGG16)
-from .compare import CheatingError, MismatchError, TimeLimitError, assert_matches, describe  # noqa: F401
+from .compare import (CheatingError, MismatchError, TimeLimitError, assert_matches, check_losses,  # noqa: F401
+                      describe, time_limit)
 from .keys import accuracy_of, answers, count_params, reference_vgg_features  # noqa: F401
 from .learner import (call_student, check, check_accuracy, check_cnn, check_cpu_budget, check_dropout,  # noqa: F401
-                      check_losses, check_model, check_random_augmentation, expect_error, fashion_mnist_tensors,
-                      find_forbidden, observe, time_limit, tripwires)
+                      check_model, check_random_augmentation, expect_error, fashion_mnist_tensors, find_forbidden,
+                      observe, tripwires)
 from .static import NUMPY_FORBIDDEN, TORCH_FORBIDDEN  # noqa: F401
 
 __all__ = [

@@ -3,9 +3,16 @@
 Trusted side and learner's kernel only: never copied into the grading sandbox.
 """
 
+import contextlib
+import copy
+
 import numpy as np
 
-__all__ = ["answers", "count_params", "accuracy_of", "reference_vgg_features", "fashion_mnist_tensors"]
+__all__ = ["answers", "count_params", "accuracy_of", "reference_vgg_features", "fashion_mnist_tensors",
+           "full_size", "model_device", "reference_model"]
+
+# check_model cases with images at least this large (a full-size VGG) are built on the "meta" device.
+FULL_SIZE = 128
 
 
 class answers:
@@ -90,6 +97,36 @@ def accuracy_of(model, images, labels, batch_size=500):
             logits = model(images[start : start + batch_size])
             correct += int((logits.argmax(dim=1) == labels[start : start + batch_size]).sum())
     return correct / len(images)
+
+
+def full_size(case):
+    """True for a ``check_model`` case of full size: its models are built on the "meta" device (no
+    memory, no time) and only their parameter counts are compared.
+
+    Example:
+        >>> full_size({"cfg": [64, "M"], "image_size": 224}), full_size({"cfg": [4, "M"], "image_size": 8})
+        (True, False)
+    """
+    return case.get("image_size", 0) >= FULL_SIZE
+
+
+def model_device(case):
+    """The context the models of a ``check_model`` case are built in: ``torch.device("meta")`` at full size."""
+    return _torch().device("meta") if full_size(case) else contextlib.nullcontext()
+
+
+def reference_model(reference, case):
+    """The answer key's model ``reference(**case)`` of one ``check_model`` case (seeded; on "meta" at full size).
+
+    Example:
+        >>> import torch
+        >>> model = reference_model(lambda image_size: torch.nn.Linear(image_size, 2), {"image_size": 224})
+        >>> count_params(model), model.weight.device.type
+        (450, 'meta')
+    """
+    with model_device(case):
+        _torch().manual_seed(0)
+        return reference(**copy.deepcopy(case))
 
 
 def reference_vgg_features(cfg, in_channels=3, batch_norm=False):

@@ -13,10 +13,7 @@ import contextlib
 import copy
 import dis
 import functools
-import importlib
-import signal
 import sys
-import threading
 import time
 import types
 import warnings
@@ -25,8 +22,10 @@ import numpy as np
 
 from . import keys
 from .cases import random_array
-from .compare import CheatingError, MismatchError, TimeLimitError, to_numpy, assert_matches, describe, describe_call
-from .compare import resolve_reference, time_limit  # noqa: F401 - time_limit is public here too
+from .compare import CheatingError, MismatchError, assert_matches, describe_call
+from .compare import (assert_accuracy, assert_architecture, assert_cpu_budget, assert_inverted_dropout,
+                      assert_model_facts, assert_random_choices, resolve_reference)
+from .compare import time_limit
 from .cases import as_case
 from .static import NUMPY_FORBIDDEN, TORCH_FORBIDDEN
 
@@ -380,47 +379,18 @@ def check_dropout(dropout, p_values=(0.2, 0.5, 0.8), dtype=np.float64, shape=(20
                   forbidden=NUMPY_FORBIDDEN):
     """Property checks of an inverted-dropout forward ``dropout(x, p, training, rng) -> (out, mask)``.
 
-    Random numbers cannot be compared with the answer key one by one (there are many correct ways
-    to draw them), so this checks what must hold: shapes and dtype, mask values 0 or 1/(1-p),
-    out = x * mask, the fraction dropped close to p, the same seed giving the same mask, and
-    evaluation mode being the identity.
+    Calls the student's function twice per ``p`` with the same seed, then once in evaluation
+    mode, and checks what must hold (``compare.assert_inverted_dropout``): shapes and dtype, mask
+    values 0 or 1/(1-p), out = x * mask, the fraction dropped close to p, the same seed giving the
+    same mask, and evaluation mode being the identity.
     """
-    rng = np.random.default_rng(seed)
-    x = random_array(rng, shape, dtype)
-    for p in p_values:
-        label = f"dropout(x={describe(x)}, p={p}, training=True)"
-        out, mask = _pair(call_student(dropout, x.copy(), p, True, np.random.default_rng(seed + 1),
-                                       forbidden=forbidden, name="dropout"), label)
-        for what, value in (("out", out), ("mask", mask)):
-            if not isinstance(value, np.ndarray) or value.shape != x.shape:
-                raise MismatchError(f"{label}: {what} should be an array of shape {x.shape}, got {describe(value)}")
-            if value.dtype != x.dtype:
-                raise MismatchError(f"{label}: {what} has dtype {value.dtype}, expected {x.dtype} (keep x's dtype)")
-        scale = 1.0 / (1.0 - p)
-        bad = ~(np.isclose(mask, 0) | np.isclose(mask, scale, rtol=1e-5))
-        if bad.any():
-            index = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise MismatchError(f"{label}: mask values must be 0 or 1/(1-p) = {scale:.6g}; "
-                                f"mask{index} = {float(mask[index]):.6g}")
-        assert_matches(out, x * mask, f"{label}: out (should be x * mask)", rtol=1e-5, atol=1e-6)
-        dropped = float(np.mean(mask == 0))
-        if abs(dropped - p) > 0.02:
-            raise MismatchError(f"{label}: dropped a fraction {dropped:.3f} of the values, expected about p = {p}")
-        _, mask_again = _pair(call_student(dropout, x.copy(), p, True, np.random.default_rng(seed + 1),
-                                           forbidden=forbidden, name="dropout"), label)
-        assert_matches(mask_again, mask, f"{label}: the same rng seed should give the same mask "
-                       "(draw every random number from rng)")
-    label = f"dropout(x={describe(x)}, p=0.5, training=False)"
-    out, mask = _pair(call_student(dropout, x.copy(), 0.5, False, None, forbidden=forbidden, name="dropout"), label)
-    assert_matches(out, x, f"{label}: out (evaluation mode is the identity)")
-    assert_matches(mask, np.ones_like(x), f"{label}: mask (all ones in evaluation mode)")
-    print(f"dropout: behaves like inverted dropout for p in {list(p_values)} ({np.dtype(dtype).name})")
+    x = random_array(np.random.default_rng(seed), shape, dtype)
 
+    def result_of(p, training):
+        rng = np.random.default_rng(seed + 1) if training else None
+        return call_student(dropout, x.copy(), p, training, rng, forbidden=forbidden, name="dropout")
 
-def _pair(result, label):
-    if not isinstance(result, tuple) or len(result) != 2:
-        raise MismatchError(f"{label}: should return a pair (out, mask), got {describe(result)}")
-    return result
+    assert_inverted_dropout(x, p_values, result_of)
 
 
 def check_random_augmentation(student, candidates, label, calls=200, seed=0, forbidden=NUMPY_FORBIDDEN):
@@ -428,22 +398,8 @@ def check_random_augmentation(student, candidates, label, calls=200, seed=0, for
     more than one candidate must occur, and none may take more than 3/4 of the calls (unless
     there is only one). The rng is seeded, so the outcome is reproducible."""
     rng = np.random.default_rng(seed)
-    counts = np.zeros(len(candidates), dtype=int)
-    for _ in range(calls):
-        out = call_student(student, rng, forbidden=forbidden, name=label)
-        out = to_numpy(out)
-        if not isinstance(out, np.ndarray) or out.shape != candidates[0].shape:
-            raise MismatchError(f"{label}: expected an array of shape {candidates[0].shape}, got {describe(out)}")
-        hits = [i for i, c in enumerate(candidates) if np.array_equal(out, c)]
-        if not hits:
-            raise MismatchError(f"{label}: returned an image that is not one of the {len(candidates)} allowed results")
-        counts[hits[0]] += 1
-    if len(candidates) > 1:
-        used = int(np.count_nonzero(counts))
-        if used < 2 or counts.max() > 0.75 * calls:
-            raise MismatchError(f"{label}: not random enough: in {calls} calls the most frequent result came "
-                                f"{counts.max()} times and only {used} different results appeared")
-    print(f"{label}: {calls} calls, {int(np.count_nonzero(counts))} different results, all allowed")
+    results = [call_student(student, rng, forbidden=forbidden, name=label) for _ in range(calls)]
+    assert_random_choices(results, candidates, label)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -466,21 +422,11 @@ def check_cnn(model, input_shape=(5, 1, 28, 28), num_classes=10, min_convs=2, ma
     layers = list(model.modules())
     convs = [m for m in layers if isinstance(m, nn.Conv2d)]
     pools = [m for m in layers if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d))]
-    if len(convs) < min_convs:
-        raise MismatchError(f"the model has {len(convs)} nn.Conv2d layers, at least {min_convs} are asked for")
-    if not pools and not any(max(c.stride) > 1 for c in convs):
-        raise MismatchError("the model never shrinks the feature maps: add nn.MaxPool2d (or a strided convolution)")
-    params = keys.count_params(model)
-    if params > max_params:
-        raise MismatchError(f"the model has {params:,} parameters; keep it under {max_params:,}")
     model.eval()
     with pytorch.no_grad():
         out = model(pytorch.zeros(input_shape))
-    if tuple(out.shape) != (input_shape[0], num_classes):
-        raise MismatchError(f"input {tuple(input_shape)} gave output {tuple(out.shape)}, expected "
-                            f"{(input_shape[0], num_classes)} (one logit per class)")
-    print(f"architecture: {len(convs)} conv layers, {len(pools)} pooling layers, {params:,} parameters, "
-          f"output {tuple(out.shape)}")
+    assert_architecture(len(convs), len(pools), [list(c.stride) for c in convs], keys.count_params(model),
+                        tuple(out.shape), input_shape, num_classes, min_convs, max_params)
 
 
 def check_model(student, reference, cases, name=None, forbidden=TORCH_FORBIDDEN, seconds=60, input_size=None):
@@ -497,47 +443,26 @@ def check_model(student, reference, cases, name=None, forbidden=TORCH_FORBIDDEN,
     for case in cases:
         case = dict(case)
         label = describe_call(name, (), case)
-        big = case.get("image_size", 0) >= 128
-        with (pytorch.device("meta") if big else contextlib.nullcontext()):
-            pytorch.manual_seed(0)
-            expected_model = reference(**copy.deepcopy(case))
-            with time_limit(seconds, label), tripwires(forbidden):
-                model = student(**copy.deepcopy(case))
-        if not isinstance(model, pytorch.nn.Module):
-            raise MismatchError(f"{label}: should give a torch.nn.Module, got {type(model).__name__}")
-        got, want = keys.count_params(model), keys.count_params(expected_model)
-        if got != want:
-            raise MismatchError(f"{label}: {got:,} parameters, expected {want:,} (difference {got - want:+,})")
-        if big:
+        expected_model = keys.reference_model(reference, case)
+        with keys.model_device(case), time_limit(seconds, label), tripwires(forbidden):
+            model = student(**copy.deepcopy(case))
+        is_module = isinstance(model, pytorch.nn.Module)
+        facts = {"module": is_module, "type": type(model).__name__,
+                 "params": keys.count_params(model) if is_module else None}
+        expected_params = keys.count_params(expected_model)
+        assert_model_facts(label, facts, expected_params)  # the size first: it says more than a failing forward
+        if keys.full_size(case):
             continue
         size = case.get("image_size", input_size or 32)
         x = pytorch.randn(2, case.get("in_channels", 3), size, size)
         model.eval()
         expected_model.eval()
         with pytorch.no_grad(), time_limit(seconds, label), tripwires(forbidden):
-            out = model(x)
+            facts["out_shape"] = list(model(x).shape)
         with pytorch.no_grad():
-            expected_out = expected_model(x)
-        if tuple(out.shape) != tuple(expected_out.shape):
-            raise MismatchError(f"{label}: input {tuple(x.shape)} gave output {tuple(out.shape)}, "
-                                f"expected {tuple(expected_out.shape)}")
+            expected_shape = tuple(expected_model(x).shape)
+        assert_model_facts(label, facts, expected_params, tuple(x.shape), expected_shape)
     print(f"{name}: all {len(cases)} models have the right number of parameters and output shape")
-
-
-def check_losses(losses, epochs=None):
-    """``train_model`` returns one mean training loss per epoch, finite, and the last below the first."""
-    if hasattr(losses, "tolist"):
-        losses = losses.tolist()
-    if not isinstance(losses, (list, tuple)) or not losses:
-        raise MismatchError(f"train_model should return a list of per-epoch losses, got {describe(losses)}")
-    values = [float(v) for v in losses]
-    if epochs is not None and len(values) != epochs:
-        raise MismatchError(f"train_model returned {len(values)} losses for {epochs} epochs (one per epoch)")
-    if not all(np.isfinite(values)):
-        raise MismatchError(f"the training loss is not finite: {values} (learning rate too high?)")
-    if len(values) > 1 and not values[-1] < values[0]:
-        raise MismatchError(f"the training loss did not go down: {[round(v, 4) for v in values]}")
-    print("training loss per epoch:", [round(v, 4) for v in values])
 
 
 def check_accuracy(model, images, labels, threshold):
@@ -545,10 +470,7 @@ def check_accuracy(model, images, labels, threshold):
 
     Returns nothing on purpose: nbgrader would read a number shown by a test cell as partial credit.
     """
-    acc = keys.accuracy_of(model, images, labels)
-    if acc < threshold:
-        raise MismatchError(f"held-out accuracy {acc:.1%} is below the required {threshold:.0%}")
-    print(f"held-out accuracy {acc:.1%} (required: {threshold:.0%})")
+    assert_accuracy(keys.accuracy_of(model, images, labels), threshold)
 
 
 def fashion_mnist_tensors(train=3000, test=1000):
@@ -569,10 +491,7 @@ def check_cpu_budget(budget, cpu_seconds=None):
         if _cpu_mark is None:
             raise MismatchError("no CPU time measured: run the training cell (fashion_mnist_tensors) first")
         cpu_seconds = time.process_time() - _cpu_mark
-    if cpu_seconds > budget:
-        raise MismatchError(f"training took {cpu_seconds:.1f} s of CPU time, the budget is {budget:g} s "
-                            "(fewer epochs, a smaller model or bigger batches)")
-    print(f"training took {cpu_seconds:.1f} s of CPU time (budget {budget:g} s)")
+    assert_cpu_budget(cpu_seconds, budget)
 
 
 def observe(value, label="value"):

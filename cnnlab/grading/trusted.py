@@ -12,7 +12,6 @@ compares (``compare.assert_matches``). Names of the student's functions are boun
 import builtins
 import contextlib
 import copy
-import importlib
 import io
 import math
 import time
@@ -23,7 +22,8 @@ from . import cases as case_generators
 from . import keys
 from .boundary import ModelSummary
 from .compare import CheatingError, MismatchError, TimeLimitError, assert_matches, describe, describe_call
-from .compare import resolve_reference
+from .compare import (assert_accuracy, assert_architecture, assert_cpu_budget, assert_inverted_dropout,
+                      assert_model_facts, assert_random_choices, check_losses, resolve_reference)
 from .cases import as_case
 from .static import NUMPY_FORBIDDEN, TORCH_FORBIDDEN
 
@@ -41,16 +41,6 @@ class StudentFunction:
 
     def __repr__(self):
         return f"<student's {self.__name__}>"
-
-
-def _pair(result, label):
-    if not isinstance(result, tuple) or len(result) != 2:
-        raise MismatchError(f"{label}: should return a pair (out, mask), got {describe(result)}")
-    return result
-
-
-def _fmt(value):
-    return f"{float(value):.6g}" if isinstance(value, (float, np.floating)) else repr(value)
 
 
 class TrustedGrading:
@@ -74,6 +64,7 @@ class TrustedGrading:
     reference_vgg_features = staticmethod(keys.reference_vgg_features)
     assert_matches = staticmethod(assert_matches)
     describe = staticmethod(describe)
+    check_losses = staticmethod(check_losses)
 
     def __init__(self, records, tainted, forbidden=NUMPY_FORBIDDEN, cpu_seconds=None):
         for name in case_generators.__all__:
@@ -180,34 +171,12 @@ class TrustedGrading:
                       forbidden=None):
         """Inverted-dropout properties of the recorded calls (see the learner's ``check_dropout``)."""
         self._guard(dropout, "dropout")
-        rng = np.random.default_rng(seed)
-        x = case_generators.random_array(rng, shape, dtype)
-        for p in p_values:
-            label = f"dropout(x={describe(x)}, p={p}, training=True)"
-            out, mask = _pair(self._value(f"dropout(p={p})"), label)
-            for what, value in (("out", out), ("mask", mask)):
-                if type(value) is not np.ndarray or value.shape != x.shape:
-                    raise MismatchError(f"{label}: {what} should be an array of shape {x.shape}, got {describe(value)}")
-                if value.dtype != x.dtype:
-                    raise MismatchError(f"{label}: {what} has dtype {value.dtype}, expected {x.dtype} (keep x's dtype)")
-            scale = 1.0 / (1.0 - p)
-            bad = ~(np.isclose(mask, 0) | np.isclose(mask, scale, rtol=1e-5))
-            if bad.any():
-                index = tuple(int(i) for i in np.argwhere(bad)[0])
-                raise MismatchError(f"{label}: mask values must be 0 or 1/(1-p) = {scale:.6g}; "
-                                    f"mask{index} = {_fmt(mask[index])}")
-            assert_matches(out, x * mask, f"{label}: out (should be x * mask)", rtol=1e-5, atol=1e-6)
-            dropped = float(np.mean(mask == 0))
-            if abs(dropped - p) > 0.02:
-                raise MismatchError(f"{label}: dropped a fraction {dropped:.3f} of the values, expected about p = {p}")
-            _, mask_again = _pair(self._value(f"dropout(p={p})"), label)
-            assert_matches(mask_again, mask, f"{label}: the same rng seed should give the same mask "
-                           "(draw every random number from rng)")
-        label = f"dropout(x={describe(x)}, p=0.5, training=False)"
-        out, mask = _pair(self._value("dropout(training=False)"), label)
-        assert_matches(out, x, f"{label}: out (evaluation mode is the identity)")
-        assert_matches(mask, np.ones_like(x), f"{label}: mask (all ones in evaluation mode)")
-        print(f"dropout: behaves like inverted dropout for p in {list(p_values)} ({np.dtype(dtype).name})")
+        x = case_generators.random_array(np.random.default_rng(seed), shape, dtype)
+
+        def recorded(p, training):  # the sandbox's record.check_dropout made the calls in this order
+            return self._value(f"dropout(p={p})" if training else "dropout(training=False)")
+
+        assert_inverted_dropout(x, p_values, recorded)
 
     def check_random_augmentation(self, student, candidates, label, calls=200, seed=0, forbidden=None):
         """Every recorded ``student(rng)`` result is one of ``candidates``; more than one occurs."""
@@ -215,20 +184,7 @@ class TrustedGrading:
         results = self._value(label)
         if not isinstance(results, list) or len(results) != calls:
             raise MismatchError(f"{label}: expected {calls} results, got {describe(results)}")
-        counts = np.zeros(len(candidates), dtype=int)
-        for out in results:
-            if type(out) is not np.ndarray or out.shape != candidates[0].shape:
-                raise MismatchError(f"{label}: expected an array of shape {candidates[0].shape}, got {describe(out)}")
-            hits = [i for i, c in enumerate(candidates) if np.array_equal(out, c)]
-            if not hits:
-                raise MismatchError(f"{label}: returned an image that is not one of the {len(candidates)} allowed results")
-            counts[hits[0]] += 1
-        if len(candidates) > 1:
-            used = int(np.count_nonzero(counts))
-            if used < 2 or counts.max() > 0.75 * calls:
-                raise MismatchError(f"{label}: not random enough: in {calls} calls the most frequent result came "
-                                    f"{counts.max()} times and only {used} different results appeared")
-        print(f"{label}: {calls} calls, {int(np.count_nonzero(counts))} different results, all allowed")
+        assert_random_choices(results, candidates, label)
 
     def check_cnn(self, model, input_shape=(5, 1, 28, 28), num_classes=10, min_convs=2, max_params=1_000_000):
         """Architecture of exercise 07 from the recorded model summary and its output on zeros."""
@@ -240,20 +196,8 @@ class TrustedGrading:
         convs = [layer for layer in model.layers if "Conv2d" in layer[1]]
         pools = [layer for layer in model.layers
                  if {"MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d"} & set(layer[1])]
-        strides = facts.get("conv_strides") or []
-        if len(convs) < min_convs:
-            raise MismatchError(f"the model has {len(convs)} nn.Conv2d layers, at least {min_convs} are asked for")
-        if not pools and not any(isinstance(s, list) and s and max(s) > 1 for s in strides):
-            raise MismatchError("the model never shrinks the feature maps: add nn.MaxPool2d (or a strided convolution)")
-        params = model.count_parameters()
-        if params > max_params:
-            raise MismatchError(f"the model has {params:,} parameters; keep it under {max_params:,}")
-        out_shape = tuple(facts["out_shape"])
-        if out_shape != (input_shape[0], num_classes):
-            raise MismatchError(f"input {tuple(input_shape)} gave output {out_shape}, expected "
-                                f"{(input_shape[0], num_classes)} (one logit per class)")
-        print(f"architecture: {len(convs)} conv layers, {len(pools)} pooling layers, {params:,} parameters, "
-              f"output {out_shape}")
+        assert_architecture(len(convs), len(pools), facts.get("conv_strides") or [], model.count_parameters(),
+                            facts["out_shape"], input_shape, num_classes, min_convs, max_params)
 
     def check_model(self, student, reference, cases, name=None, forbidden=None, seconds=60, input_size=None):
         """Parameter count and output shape of the recorded student models against the reference models."""
@@ -265,49 +209,19 @@ class TrustedGrading:
         for case in cases:
             case = dict(case)
             label = describe_call(name, (), case)
-            big = case.get("image_size", 0) >= 128
-            with (torch.device("meta") if big else contextlib.nullcontext()):
-                torch.manual_seed(0)
-                expected_model = reference(**copy.deepcopy(case))
+            expected_model = keys.reference_model(reference, case)
             facts = self._value(label)
-            if not isinstance(facts, dict) or facts.get("module") is not True:
-                got = facts.get("type", "?") if isinstance(facts, dict) else describe(facts)
-                raise MismatchError(f"{label}: should give a torch.nn.Module, got {got}")
-            got, want = facts.get("params"), keys.count_params(expected_model)
-            if type(got) is not int or got != want:
-                difference = f" (difference {got - want:+,})" if type(got) is int else ""
-                raise MismatchError(f"{label}: {got:,} parameters, expected {want:,}{difference}"
-                                    if type(got) is int else f"{label}: no parameter count came back")
-            if big:
+            expected_params = keys.count_params(expected_model)
+            if keys.full_size(case):
+                assert_model_facts(label, facts, expected_params)
                 continue
             size = case.get("image_size", input_size or 32)
+            input_shape = (2, case.get("in_channels", 3), size, size)
             expected_model.eval()
             with torch.no_grad():
-                expected_shape = tuple(expected_model(torch.randn(2, case.get("in_channels", 3), size, size)).shape)
-            out_shape = facts.get("out_shape")
-            if not isinstance(out_shape, list) or tuple(out_shape) != expected_shape:
-                raise MismatchError(f"{label}: input {(2, case.get('in_channels', 3), size, size)} gave output "
-                                    f"{tuple(out_shape) if isinstance(out_shape, list) else out_shape}, "
-                                    f"expected {expected_shape}")
+                expected_shape = tuple(expected_model(torch.randn(input_shape)).shape)
+            assert_model_facts(label, facts, expected_params, input_shape, expected_shape)
         print(f"{name}: all {len(cases)} models have the right number of parameters and output shape")
-
-    def check_losses(self, losses, epochs=None):
-        """``train_model`` returned one finite mean loss per epoch, the last below the first."""
-        if hasattr(losses, "tolist"):
-            losses = losses.tolist()
-        if not isinstance(losses, (list, tuple)) or not losses:
-            raise MismatchError(f"train_model should return a list of per-epoch losses, got {describe(losses)}")
-        try:
-            values = [float(v) for v in losses]
-        except (TypeError, ValueError):
-            raise MismatchError(f"train_model should return numbers, got {describe(losses)}") from None
-        if epochs is not None and len(values) != epochs:
-            raise MismatchError(f"train_model returned {len(values)} losses for {epochs} epochs (one per epoch)")
-        if not all(np.isfinite(values)):
-            raise MismatchError(f"the training loss is not finite: {values} (learning rate too high?)")
-        if len(values) > 1 and not values[-1] < values[0]:
-            raise MismatchError(f"the training loss did not go down: {[round(v, 4) for v in values]}")
-        print("training loss per epoch:", [round(v, 4) for v in values])
 
     def check_accuracy(self, model, images, labels, threshold):
         """Accuracy of the recorded logits on the held-out images, against labels that never left this side."""
@@ -319,10 +233,7 @@ class TrustedGrading:
                 or logits.shape[0] != len(labels):
             raise MismatchError(f"the model should give float logits of shape ({len(labels)}, classes), "
                                 f"got {describe(logits)}")
-        acc = float(np.mean(np.argmax(logits, axis=1) == labels))
-        if acc < threshold:
-            raise MismatchError(f"held-out accuracy {acc:.1%} is below the required {threshold:.0%}")
-        print(f"held-out accuracy {acc:.1%} (required: {threshold:.0%})")
+        assert_accuracy(float(np.mean(np.argmax(logits, axis=1) == labels)), threshold)
 
     def check_cpu_budget(self, budget, cpu_seconds=None):
         """The sandbox's CPU time since the training data was handed in, measured from outside, fits ``budget``."""
@@ -331,10 +242,7 @@ class TrustedGrading:
             raise MismatchError("the training did not finish, so there is no training time to check")
         if used is None:
             raise MismatchError("no CPU time was measured: the training cell did not run in the sandbox")
-        if used > budget:
-            raise MismatchError(f"training took {used:.1f} s of CPU time, the budget is {budget:g} s "
-                                "(fewer epochs, a smaller model or bigger batches)")
-        print(f"training took {used:.1f} s of CPU time (budget {budget:g} s, measured outside the sandbox)")
+        assert_cpu_budget(used, budget, how="measured outside the sandbox")
 
 
 def _student_names(tree_names, namespace):
