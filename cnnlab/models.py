@@ -130,8 +130,7 @@ def small_cnn(dropout=0.0, channels=(16, 32), hidden=64, num_classes=10, in_chan
         (28 -> 14 -> 7: ``32 * 7 * 7 = 1568``).
 
     Example:
-        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
-        <torch._C.Generator object at ...>
+        >>> _ = torch.manual_seed(0)
         >>> net = small_cnn(channels=(4, 8), hidden=16)
         >>> net(torch.zeros(2, 1, 28, 28)).shape, net.fc1.in_features
         (torch.Size([2, 10]), 392)
@@ -559,7 +558,7 @@ def count_parameters(model, trainable_only=False):
 
 
 # torch's convolution layers (what they share, ``nn.modules.conv._ConvNd``, is private to torch)
-CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+_CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 
 def _multiply_adds(module, output):
@@ -567,7 +566,7 @@ def _multiply_adds(module, output):
     if not isinstance(output, torch.Tensor) or output.dim() == 0:
         return 0
     per_sample = output.numel() // output.shape[0]
-    if isinstance(module, CONVOLUTIONS):
+    if isinstance(module, _CONVOLUTIONS):
         # each output element is a dot product over C_in/groups channels times the kernel window
         kernel = 1
         for k in module.kernel_size:

@@ -220,8 +220,7 @@ def fit(model, train, val=None, epochs=5, lr=1e-3, batch_size=64, optimizer="ada
         ``ceil(N / batch_size)`` optimizer steps per epoch.
 
     Example:
-        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
-        <torch._C.Generator object at ...>
+        >>> _ = torch.manual_seed(0)
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
         >>> images, labels = torch.rand(8, 1, 4, 4), torch.tensor([0, 1] * 4)
         >>> history = fit(model, (images, labels), val=(images, labels), epochs=1, batch_size=4,
