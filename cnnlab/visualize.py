@@ -87,12 +87,28 @@ def _as_batch(x, model, name="x"):
 
 
 def layer_names(model):
-    """Names of every sub-module, as ``model.named_modules()`` spells them (e.g. ``"features.0"``)."""
+    """Names of every sub-module, as ``model.named_modules()`` spells them (e.g. ``"features.0"``).
+
+    Example:
+        >>> layer_names(pytorch.nn.Sequential(pytorch.nn.Conv2d(1, 2, 3), pytorch.nn.Sequential(pytorch.nn.ReLU())))
+        ['0', '1', '1.0']
+    """
     return [name for name, _ in model.named_modules() if name]
 
 
 def resolve_layer(model, layer):
-    """Return the sub-module ``layer`` names (a string from ``named_modules``) or is (a module of ``model``)."""
+    """Return the sub-module ``layer`` names (a string from ``named_modules``) or is (a module of ``model``).
+
+    Args:
+        model: an ``nn.Module``.
+        layer: a name from :func:`layer_names`, or one of the model's modules; anything else raises
+            ValueError (listing the names) or TypeError.
+
+    Example:
+        >>> net = pytorch.nn.Sequential(pytorch.nn.Conv2d(1, 2, 3), pytorch.nn.ReLU())
+        >>> resolve_layer(net, "1"), resolve_layer(net, net[0]) is net[0]
+        (ReLU(), True)
+    """
     modules = dict(model.named_modules())
     if isinstance(layer, str):
         if layer not in modules or layer == "":
@@ -148,16 +164,24 @@ def _class_scores(model, batch):
 def feature_maps(model, x, layer_names):
     """Outputs of the named layers for input ``x``, recorded with forward hooks.
 
-    Parameters
-    ----------
-    model : nn.Module
-    x : (C, H, W) or (N, C, H, W) array or tensor
-    layer_names : str or sequence of str, names from ``model.named_modules()`` such as ``"features.0"``
+    The model runs in eval mode, without gradients; each output is copied as it is made, so a later
+    in-place operation cannot change it.
 
-    Returns
-    -------
-    dict name -> NumPy array (C_l, H_l, W_l) for one image, (N, C_l, H_l, W_l) for a batch,
-    in the order the names were given. The model runs in eval mode, without gradients.
+    Args:
+        model: an ``nn.Module``.
+        x: one image (C, H, W) or a batch (N, C, H, W), NumPy array or tensor.
+        layer_names: str or sequence of str, names from ``model.named_modules()`` such as ``"features.0"``.
+
+    Shape:
+        dict name -> NumPy array (C_l, H_l, W_l) for one image, (N, C_l, H_l, W_l) for a batch,
+        in the order the names were given.
+
+    Example:
+        >>> _ = pytorch.manual_seed(0)
+        >>> net = pytorch.nn.Sequential(pytorch.nn.Conv2d(1, 4, 3), pytorch.nn.ReLU(), pytorch.nn.MaxPool2d(2))
+        >>> maps = feature_maps(net, np.zeros((1, 10, 10), np.float32), ["0", "2"])
+        >>> {name: m.shape for name, m in maps.items()}
+        {'0': (4, 8, 8), '2': (4, 4, 4)}
     """
     if isinstance(layer_names, str):
         layer_names = [layer_names]
@@ -194,17 +218,24 @@ def feature_maps(model, x, layer_names):
 def saliency(model, x, target, reduce="max"):
     """Vanilla-gradient saliency: |d score_target / d x|.
 
-    Parameters
-    ----------
-    x : (C, H, W) or (N, C, H, W)
-    target : int (same class for every image) or N ints, indices into the model's output (N, K)
-    reduce : "max" takes the maximum over colour channels, as Simonyan et al. do, giving (H, W);
-             None keeps the channels, giving (C, H, W).
-
-    Returns
-    -------
-    NumPy float32 array (H, W) / (N, H, W) with ``reduce="max"``, (C, H, W) / (N, C, H, W) with ``reduce=None``.
     Only the input's gradient is computed: the model's parameter ``.grad`` are left untouched.
+
+    Args:
+        model: a classifier (N, C, H, W) -> (N, K) scores; it runs in eval mode.
+        x: (C, H, W) or (N, C, H, W).
+        target: int (same class for every image) or N ints, indices into the model's output (N, K).
+        reduce: "max" takes the maximum over colour channels, as Simonyan et al. do; None keeps them.
+
+    Shape:
+        float32 (H, W) / (N, H, W) with ``reduce="max"``, (C, H, W) / (N, C, H, W) with ``reduce=None``.
+
+    Example:
+        >>> linear = pytorch.nn.Sequential(pytorch.nn.Flatten(), pytorch.nn.Linear(4, 2))
+        >>> with pytorch.no_grad():
+        ...     _ = linear[1].weight.copy_(pytorch.tensor([[1.0, -2.0, 0.0, 3.0], [0.0, 0.0, 0.0, 0.0]]))
+        >>> saliency(linear, np.zeros((1, 2, 2), np.float32), target=0)  # a linear score: |w|
+        array([[1., 2.],
+               [0., 3.]], dtype=float32)
     """
     if reduce not in ("max", None):
         raise ValueError(f"reduce must be 'max' or None, got {reduce!r}")
@@ -234,17 +265,25 @@ def grad_cam(model, x, target, layer, upsample=True, normalize=True):
         cam     = ReLU( sum_k alpha_k A_k )                   (h, w), non-negative
     The ReLU keeps only the regions that push the score *up*.
 
-    Parameters
-    ----------
-    x : (C, H, W) or (N, C, H, W)
-    target : int or N ints
-    layer : name from ``model.named_modules()`` or the module itself; a conv block's output is the usual choice
-    upsample : bilinear resize of the (h, w) map to the input's (H, W), so it can be laid over the image
-    normalize : divide each map by its maximum (maps that are all zero stay zero)
+    Args:
+        model: a classifier (N, C, H, W) -> (N, K) scores; it runs in eval mode.
+        x: (C, H, W) or (N, C, H, W).
+        target: int or N ints.
+        layer: name from ``model.named_modules()`` or the module itself; a conv block's output is the
+            usual choice.
+        upsample: bilinear resize of the (h, w) map to the input's (H, W), so it can be laid over the image.
+        normalize: divide each map by its maximum (maps that are all zero stay zero).
 
-    Returns
-    -------
-    NumPy float32 array (H, W) or (N, H, W) when ``upsample``; (h, w) / (N, h, w) otherwise.
+    Shape:
+        float32 (H, W) or (N, H, W) when ``upsample``; the layer's (h, w) / (N, h, w) otherwise.
+
+    Example:
+        >>> _ = pytorch.manual_seed(0)
+        >>> net = pytorch.nn.Sequential(pytorch.nn.Conv2d(1, 3, 3), pytorch.nn.ReLU(), pytorch.nn.Flatten(),
+        ...                             pytorch.nn.Linear(3 * 6 * 6, 2))
+        >>> cam = grad_cam(net, np.random.default_rng(0).random((1, 8, 8), np.float32), 1, "1")
+        >>> cam.shape, bool(cam.min() >= 0), bool(cam.max() <= 1)
+        ((8, 8), True, True)
     """
     module = resolve_layer(model, layer)
     batch, single = _as_batch(x, model)
@@ -537,14 +576,20 @@ def class_model(model, target, input_shape, steps=200, lr=0.1, l2=1e-2, seed=0):
     S_c is the unnormalised score (logit) of class ``target``; the ascent starts from small noise drawn from
     ``seed``. The image shows what the network takes as evidence for the class, not a typical example of it.
 
+    Args:
+        model: a classifier (N, C, H, W) -> (N, K) scores; target: the class index.
+        input_shape: (C, H, W) of one input.
+        steps, lr: gradient-ascent steps, x += lr * gradient; l2: weight of the L2 penalty.
+        seed: seeds the starting noise.
+
     Shape:
         returns (image (C, H, W) float32 NumPy, history: list of ``steps`` objective values).
 
     Example:
         >>> net = pytorch.nn.Sequential(pytorch.nn.Flatten(), pytorch.nn.Linear(4, 3))
         >>> image, history = class_model(net, 2, (1, 2, 2), steps=20)
-        >>> image.shape
-        (1, 2, 2)
+        >>> image.shape, len(history), history[-1] > history[0]
+        ((1, 2, 2), 20, True)
     """
     shape = _check_ascent(input_shape, steps, lr, l2)
     device = _model_device(model)
@@ -570,9 +615,20 @@ def dead_channels(model, layer, images, batch_size=256):
     A map that is silent on one photo may just not have met its pattern; a channel that is zero over a whole
     batch of inputs is *dead* (for a ReLU layer: its pre-activation is negative everywhere on the data).
 
+    Args:
+        model: an ``nn.Module``; layer: name or module; images: (N, C, H, W) array or tensor.
+        batch_size: images per forward pass.
+
     Shape:
         images (N, C, H, W) -> boolean NumPy array (K,), one entry per channel of the layer's (N, K, h, w)
         output (or per unit of an (N, K) dense layer).
+
+    Example:
+        >>> net = pytorch.nn.Sequential(pytorch.nn.Conv2d(1, 2, 1), pytorch.nn.ReLU())
+        >>> with pytorch.no_grad():
+        ...     _ = net[0].weight.copy_(pytorch.tensor([1.0, -1.0]).reshape(2, 1, 1, 1)), net[0].bias.zero_()
+        >>> dead_channels(net, "1", np.random.default_rng(0).random((5, 1, 4, 4)))  # positive images
+        array([False,  True])
     """
     maps = _channel_activations(model, layer, images, batch_size=batch_size)
     return np.all(maps == 0, axis=(0, 2, 3))
@@ -589,9 +645,20 @@ def class_selectivity(model, layer, images, labels, batch_size=256):
     0 means the channel responds to every class alike, 1 that it responds to one class only. Dead channels
     (all zero) get NaN.
 
+    Args:
+        model: an ``nn.Module``; layer: name or module with non-negative outputs (after a ReLU).
+        images: (N, C, H, W) array or tensor; labels: N ints, at least two classes.
+        batch_size: images per forward pass.
+
     Shape:
         images (N, C, H, W), labels (N,) ints -> NumPy array (K,), one index per channel of the layer's
         (N, K, h, w) output, or per unit of an (N, K) dense layer.
+
+    Example:
+        >>> net = pytorch.nn.Sequential(pytorch.nn.Flatten(), pytorch.nn.ReLU())  # unit k is pixel k
+        >>> images = np.array([[1.0, 1.0], [1.0, 0.0]]).reshape(2, 1, 1, 2)  # class 0, then class 1
+        >>> class_selectivity(net, "1", images, [0, 1])  # pixel 0 fires for both, pixel 1 for class 0 only
+        array([0., 1.], dtype=float32)
     """
     labels = np.asarray(labels.cpu() if isinstance(labels, pytorch.Tensor) else labels)
     maps = _channel_activations(model, layer, images, batch_size=batch_size)
