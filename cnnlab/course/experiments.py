@@ -17,7 +17,6 @@ the chapters stay short and the code is tested.
 
 import numpy as np
 import torch as pytorch
-from torch import nn
 from cnnlab.checks import positive_int
 
 __all__ = [
@@ -79,7 +78,7 @@ def check_variants(variants):
     """Raise TypeError unless ``variants`` is a non-empty dict name -> {"model": callable, **fit options}.
 
     Example:
-        >>> check_variants({"plain": {"model": lambda: nn.Linear(2, 2), "lr": 0.1}})
+        >>> check_variants({"plain": {"model": lambda: pytorch.nn.Linear(2, 2), "lr": 0.1}})
         >>> check_variants({"plain": {"lr": 0.1}})
         Traceback (most recent call last):
         ...
@@ -187,7 +186,7 @@ def eval_accuracies(model, train, val, batch_size=256, device=None):
         dict ``{"train_acc", "val_acc", "gap"}`` with ``gap = train_acc - val_acc``.
 
     Example:
-        >>> constant = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+        >>> constant = pytorch.nn.Sequential(pytorch.nn.Flatten(), pytorch.nn.Linear(4, 2))
         >>> with pytorch.no_grad():
         ...     _ = constant[1].weight.zero_(), constant[1].bias.copy_(pytorch.tensor([1.0, 0.0]))
         >>> images, labels = pytorch.zeros(4, 1, 2, 2), pytorch.tensor([0, 0, 0, 1])
