@@ -418,7 +418,12 @@ class Augmenter:
         return self.flip or self.shift > 0 or self.rotation > 0 or self.zoom > 0
 
     def sample(self, n, uniform):
-        """Draw per-image parameters from ``uniform(low, high, n)``; returns a dict of arrays."""
+        """Draw per-image parameters from ``uniform(low, high, n)``; returns a dict of arrays.
+
+        Args:
+            n: the number of images.
+            uniform: ``(low, high, n) -> n`` draws: ``rng.uniform`` for NumPy, a torch version in :meth:`torch`.
+        """
         return {
             "flip": uniform(0.0, 1.0, n) < 0.5 if self.flip else uniform(0.0, 0.0, n) > 1,
             "dx": uniform(-self.shift, self.shift, n),  # fractions of the width
@@ -430,7 +435,12 @@ class Augmenter:
         }
 
     def __call__(self, batch, rng=None):
-        """Augment a NumPy batch NHWC or NHW (a single HWC / HW image also works)."""
+        """Augment a NumPy batch NHWC or NHW (a single HWC / HW image also works).
+
+        Args:
+            batch: uint8 or float in [0, 1].
+            rng: a ``np.random.Generator``, an int seed or None.
+        """
         rng = as_rng(rng)
         single = _batch_size(batch) is None
         images = np.asarray(batch)
@@ -454,6 +464,10 @@ class Augmenter:
         ``generator`` (a ``torch.Generator``) makes the draw repeatable; by default PyTorch's
         global generator is used (seeded by ``cnnlab.seed_everything``). Returns a new tensor of
         the same shape, dtype and device, clamped to [0, 1].
+
+        Args:
+            batch: float tensor ``(N, C, H, W)`` in [0, 1].
+            generator: a ``torch.Generator`` or None.
         """
         import torch as pytorch
 

@@ -237,7 +237,12 @@ class NumpyCNN:
             param -= lr * velocity
 
     def predict(self, x, batch_size=256):
-        """Predicted class indices ``(N,)`` for images ``x (N, C, S, S)``, in batches to bound memory."""
+        """Predicted class indices ``(N,)`` for images ``x (N, C, S, S)``, in batches to bound memory.
+
+        Args:
+            x: float images ``(N, C, S, S)``.
+            batch_size: images per forward pass.
+        """
         x = self.check_input(x)
         with _single_blas_thread():
             batches = [self.forward(x[i:i + batch_size]).argmax(axis=1) for i in range(0, len(x), batch_size)]
@@ -245,7 +250,13 @@ class NumpyCNN:
         return np.concatenate(batches) if batches else np.zeros(0, dtype=np.int64)
 
     def evaluate(self, x, y, batch_size=256):
-        """``(mean loss, accuracy)`` on ``x (N, C, S, S)``, ``y (N,)`` without touching the weights."""
+        """``(mean loss, accuracy)`` on ``x (N, C, S, S)``, ``y (N,)`` without touching the weights.
+
+        Args:
+            x: float images ``(N, C, S, S)``.
+            y: int labels ``(N,)``.
+            batch_size: images per forward pass.
+        """
         y = _check_labels(y, len(x), self.num_classes)
         x = self.check_input(x)
         total_loss, correct = 0.0, 0
