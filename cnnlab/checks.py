@@ -14,12 +14,16 @@ as_int(value, name)                       an int (Python or NumPy), never a bool
 positive_int(value, name)                 the same, and >= 1
 as_rng(rng)                               a np.random.Generator from a Generator, a seed or None
 pair(value, name)                         int or (a, b) -> (a, b)
+padding4(padding)                         int, (ph, pw) or (top, bottom, left, right) -> four ints
 check_rank(shape, rank, name)             len(shape) == rank
 check_same_shape(shape, expected, name)   e.g. ``dout`` in a backward pass
 output_size(n, kernel_size, stride, padding)        floor((n + 2p - f) / s) + 1
 same_padding(kernel_size)                 (before, after), torch's rule for padding="same"
 conv_geometry(x_shape, w_shape, stride, padding, b_shape=None) -> ConvGeometry
+patch_geometry(x_shape, kernel_size, stride, padding) -> (ConvGeometry, (KH, KW)), for im2col
 pool_geometry(x_shape, kernel_size, stride, padding) -> PoolGeometry
+conv_transpose_geometry(x_shape, w_shape, stride, padding, output_padding) -> ConvTransposeGeometry
+check_dilation(dilation), dilated_size(kernel_size, dilation)   (dh, dw) >= 1; d (k - 1) + 1
 check_probability(p, name)                0 <= p < 1
 batch_norm_shapes(x_shape, gamma_shape, ...) (N, C, H, W) and per-channel (C,) parameters
 as_float_array(x, name)                   NumPy: keep float dtypes, promote ints/bools to float64
@@ -55,29 +59,57 @@ __all__ = [
 ]
 
 ConvGeometry = namedtuple("ConvGeometry", "stride padding out_size")
-ConvGeometry.__doc__ = """Normalised convolution settings.
+ConvGeometry.__doc__ = """Normalised convolution settings, as :func:`conv_geometry` returns them.
 
-stride:   (sh, sw)
-padding:  (top, bottom, left, right), the rows/columns of zeros added to x
-out_size: (OH, OW)
+Args:
+    stride: (sh, sw).
+    padding: (top, bottom, left, right), the rows/columns of zeros added to x.
+    out_size: (OH, OW).
+
+Shape:
+    OH = floor((H + top + bottom - KH) / sh) + 1, likewise OW.
+
+Example:
+    >>> stride, padding, out_size = conv_geometry((1, 1, 5, 5), (1, 1, 3, 3))
+    >>> out_size
+    (3, 3)
 """
 
 PoolGeometry = namedtuple("PoolGeometry", "kernel_size stride padding out_size")
-PoolGeometry.__doc__ = """Normalised pooling settings.
+PoolGeometry.__doc__ = """Normalised pooling settings, as :func:`pool_geometry` returns them.
 
-kernel_size: (KH, KW)
-stride:      (sh, sw)
-padding:     (ph, pw), added on both sides
-out_size:    (OH, OW)
+Args:
+    kernel_size: (KH, KW).
+    stride: (sh, sw).
+    padding: (ph, pw), added on both sides.
+    out_size: (OH, OW).
+
+Shape:
+    OH = floor((H + 2 ph - KH) / sh) + 1, likewise OW.
+
+Example:
+    >>> pool_geometry((1, 1, 5, 5), 3, stride=1, padding=1).out_size
+    (5, 5)
 """
 
 
 def as_int(value, name):
     """``value`` as a Python int; TypeError naming ``name`` for floats, bools and other types.
 
+    Args:
+        value: a Python or NumPy integer (``2.0`` and ``True`` are refused).
+        name: the argument's name, for the error message.
+
+    Shape:
+        A scalar in, a Python int out.
+
     Example:
         >>> as_int(np.int64(3), "stride")
         3
+        >>> as_int(2.0, "stride")
+        Traceback (most recent call last):
+        ...
+        TypeError: stride must be an int, got float 2.0
     """
     # operator.index accepts Python and NumPy integers but refuses floats like 2.0;
     # bools are ints to Python but never a sensible size.
@@ -92,9 +124,19 @@ def as_int(value, name):
 def positive_int(value, name):
     """``value`` as an int >= 1: TypeError if it is not an int, ValueError if it is below 1.
 
+    Args:
+        value: a Python or NumPy integer. name: the argument's name, for the error message.
+
+    Shape:
+        A scalar in, a Python int >= 1 out.
+
     Example:
         >>> positive_int(16, "channels")
         16
+        >>> positive_int(0, "channels")
+        Traceback (most recent call last):
+        ...
+        ValueError: channels must be a positive int, got 0
     """
     value = as_int(value, name)
     if value < 1:
@@ -106,6 +148,12 @@ def as_rng(rng):
     """A ``np.random.Generator`` from a Generator, an int seed, or None.
 
     None draws the seed from NumPy's global generator, so ``cnnlab.seed_everything()`` makes it repeatable.
+
+    Args:
+        rng: a ``np.random.Generator`` (returned as is), an int seed, or None.
+
+    Shape:
+        Returns a ``np.random.Generator``.
 
     Example:
         >>> bool(as_rng(0).integers(10) == as_rng(0).integers(10))
@@ -123,8 +171,15 @@ def as_rng(rng):
 def pair(value, name):
     """Return ``(a, b)`` from an int ``a`` (meaning ``(a, a)``) or a pair of ints.
 
-    >>> pair(3, "stride"), pair((1, 2), "stride")
-    ((3, 3), (1, 2))
+    Args:
+        value: an int or a tuple/list of two ints. name: the argument's name, for the error message.
+
+    Shape:
+        Returns a tuple of two Python ints.
+
+    Example:
+        >>> pair(3, "stride"), pair((1, 2), "stride")
+        ((3, 3), (1, 2))
     """
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
@@ -135,7 +190,19 @@ def pair(value, name):
 
 
 def padding4(padding):
-    """Normalise ``padding`` (int, (ph, pw) or (top, bottom, left, right)) to four non-negative ints."""
+    """Normalise ``padding`` to four non-negative ints ``(top, bottom, left, right)``.
+
+    Args:
+        padding: an int (the same on all sides), (ph, pw) (ph rows above and below, pw columns left
+            and right) or (top, bottom, left, right).
+
+    Shape:
+        Returns a tuple of four ints.
+
+    Example:
+        >>> padding4(1), padding4((1, 2)), padding4((0, 1, 2, 3))
+        ((1, 1, 1, 1), (1, 1, 2, 2), (0, 1, 2, 3))
+    """
     # int -> same on all sides; (ph, pw) -> symmetric; (top, bottom, left, right) as given.
     if isinstance(padding, (tuple, list)) and len(padding) == 4:
         pads = tuple(pair(p, "padding")[0] for p in padding)
@@ -147,7 +214,23 @@ def padding4(padding):
     return pads
 
 def check_rank(shape, rank, name, layout=None):
-    """Raise ValueError unless ``len(shape) == rank``; ``layout`` (e.g. "(N, C, H, W)") goes in the message."""
+    """Raise ValueError unless ``len(shape) == rank``.
+
+    Args:
+        shape: a shape (tuple, ``np.ndarray.shape`` or ``torch.Size``). rank: the number of dimensions.
+        name: the argument's name. layout: e.g. "(N, C, H, W)", shown in the message.
+
+    Shape:
+        Returns ``shape`` as a tuple.
+
+    Example:
+        >>> check_rank((2, 3, 8, 8), 4, "x", "(N, C, H, W)")
+        (2, 3, 8, 8)
+        >>> check_rank((3, 8, 8), 4, "x", "(N, C, H, W)")
+        Traceback (most recent call last):
+        ...
+        ValueError: x must have 4 dimensions (N, C, H, W), got shape (3, 8, 8) (3 dimensions)
+    """
     shape = tuple(shape)
     if len(shape) != rank:
         expected = layout or f"{rank} dimensions"
@@ -156,7 +239,20 @@ def check_rank(shape, rank, name, layout=None):
 
 
 def check_same_shape(shape, expected, name, expected_name="the forward output"):
-    """Raise ValueError unless ``shape == expected`` (no silent broadcasting)."""
+    """Raise ValueError unless ``shape == expected`` (no silent broadcasting), e.g. ``dout`` in a backward pass.
+
+    Args:
+        shape, expected: shapes. name: what ``shape`` belongs to. expected_name: what ``expected`` belongs to.
+
+    Shape:
+        Returns ``shape`` as a tuple.
+
+    Example:
+        >>> check_same_shape((2, 4), (2, 3), "dout", "linear's output")
+        Traceback (most recent call last):
+        ...
+        ValueError: dout has shape (2, 4) but linear's output has shape (2, 3)
+    """
     shape, expected = tuple(shape), tuple(expected)
     if shape != expected:
         raise ValueError(f"{name} has shape {shape} but {expected_name} has shape {expected}")
@@ -185,8 +281,15 @@ def output_size(n, kernel_size, stride=1, padding=0):
 
     .. math:: n_{out} = \\left\\lfloor \\frac{n + 2p - f}{s} \\right\\rfloor + 1
 
-    n: input length; kernel_size f; stride s >= 1; padding p >= 0 on each side.
-    Raises ValueError when the kernel does not fit in the padded input.
+    Args:
+        n: input length. kernel_size: f >= 1. stride: s >= 1. padding: p >= 0 on each side.
+
+    Shape:
+        Returns an int; ValueError when the kernel does not fit in the padded input (f > n + 2p).
+
+    Example:
+        >>> output_size(32, 3, stride=2, padding=1), output_size(7, 3, stride=2)
+        (16, 3)
     """
     n, f = as_int(n, "n"), as_int(kernel_size, "kernel_size")
     s, p = as_int(stride, "stride"), as_int(padding, "padding")
@@ -206,6 +309,16 @@ def same_padding(kernel_size):
 
     The total is ``f - 1``; for an even kernel the odd extra row/column goes *after*
     (right/bottom), exactly like ``torch.nn.functional.conv2d(..., padding="same")``.
+
+    Args:
+        kernel_size: f, an int >= 1.
+
+    Shape:
+        Returns two ints that add up to f - 1; then output_size(n, f, 1, ...) = n.
+
+    Example:
+        >>> same_padding(3), same_padding(4)
+        ((1, 1), (1, 2))
     """
     total = as_int(kernel_size, "kernel_size") - 1
     return (total // 2, total - total // 2)
@@ -231,10 +344,19 @@ def _filter_bank_shapes(x_shape, w_shape, b_shape, transposed):
 def conv_geometry(x_shape, w_shape, stride=1, padding=0, b_shape=None):
     """Check a convolution's arguments and return a :class:`ConvGeometry`.
 
-    x_shape: (N, C, H, W); w_shape: (F, C, KH, KW); b_shape: (F,) or None.
-    stride: int or (sh, sw), each >= 1.
-    padding: int, (ph, pw), "valid" (= 0) or "same" (stride 1 only; odd or even kernels).
-    Output: OH = floor((H + top + bottom - KH) / sh) + 1, likewise OW.
+    Args:
+        x_shape: (N, C, H, W). w_shape: (F, C, KH, KW). b_shape: (F,) or None.
+        stride: int or (sh, sw), each >= 1.
+        padding: int, (ph, pw), "valid" (= 0) or "same" (stride 1 only; odd or even kernels).
+
+    Shape:
+        out_size (OH, OW) with OH = floor((H + top + bottom - KH) / sh) + 1, likewise OW.
+
+    Example:
+        >>> conv_geometry((2, 3, 32, 32), (8, 3, 3, 3), stride=2, padding=1)
+        ConvGeometry(stride=(2, 2), padding=(1, 1, 1, 1), out_size=(16, 16))
+        >>> conv_geometry((1, 1, 6, 6), (1, 1, 4, 4), padding="same").padding  # even kernel: extra zeros after
+        (1, 2, 1, 2)
     """
     x_shape, w_shape = _filter_bank_shapes(x_shape, w_shape, b_shape, transposed=False)
     _, _, H, W = x_shape
@@ -287,9 +409,18 @@ def patch_geometry(x_shape, kernel_size, stride=1, padding=0, name="x"):
 def pool_geometry(x_shape, kernel_size=2, stride=None, padding=0):
     """Check a pooling layer's arguments and return a :class:`PoolGeometry`.
 
-    x_shape: (N, C, H, W). kernel_size, stride, padding: int or pair; stride None means kernel_size.
     As in torch, padding may be at most half the kernel (so no window lies entirely in padding).
-    Output: OH = floor((H + 2 ph - KH) / sh) + 1, likewise OW.
+
+    Args:
+        x_shape: (N, C, H, W). kernel_size: int or (KH, KW), each >= 1.
+        stride: int, (sh, sw) or None (= kernel_size: windows side by side). padding: int or (ph, pw).
+
+    Shape:
+        out_size (OH, OW) with OH = floor((H + 2 ph - KH) / sh) + 1, likewise OW.
+
+    Example:
+        >>> pool_geometry((1, 3, 7, 6), 2)
+        PoolGeometry(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), out_size=(3, 3))
     """
     x_shape = check_rank(x_shape, 4, "x", "(N, C, H, W)")
     KH, KW = _pair_at_least(kernel_size, "kernel_size", 1)
@@ -308,7 +439,22 @@ def pool_geometry(x_shape, kernel_size=2, stride=None, padding=0):
 
 
 def check_probability(p, name="p"):
-    """Raise unless ``0 <= p < 1`` (a drop probability of 1 would divide by zero)."""
+    """Raise unless ``0 <= p < 1`` (a drop probability of 1 would divide by zero).
+
+    Args:
+        p: a number. name: the argument's name, for the error message.
+
+    Shape:
+        Returns ``p`` as a float.
+
+    Example:
+        >>> check_probability(0.25)
+        0.25
+        >>> check_probability(1.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: p must be in [0, 1), got 1.0
+    """
     if isinstance(p, (bool, str)):
         raise TypeError(f"{name} must be a number in [0, 1), got {type(p).__name__} {p!r}")
     try:
@@ -321,31 +467,71 @@ def check_probability(p, name="p"):
 
 
 def check_dilation(dilation):
-    """Return ``(dh, dw)`` from an int or a pair; each must be at least 1 (1 is an ordinary convolution)."""
+    """Return ``(dh, dw)`` from an int or a pair; each must be at least 1 (1 is an ordinary convolution).
+
+    Args:
+        dilation: an int or a pair of ints.
+
+    Shape:
+        Returns a tuple of two ints >= 1.
+
+    Example:
+        >>> check_dilation(2), check_dilation((1, 3))
+        ((2, 2), (1, 3))
+    """
     return _pair_at_least(dilation, "dilation", 1)
 
 
 def dilated_size(kernel_size, dilation):
-    """Span of a kernel of ``kernel_size`` taps with ``dilation - 1`` gaps between them: d (k - 1) + 1."""
+    """Span of a kernel of ``kernel_size`` taps with ``dilation - 1`` gaps between them.
+
+    Args:
+        kernel_size: k, the number of taps along one axis. dilation: d, the spacing of the taps.
+
+    Shape:
+        Returns the int d (k - 1) + 1.
+
+    Example:
+        >>> dilated_size(3, 2)  # taps at 0, 2, 4
+        5
+    """
     return as_int(dilation, "dilation") * (as_int(kernel_size, "kernel_size") - 1) + 1
 
 
 ConvTransposeGeometry = namedtuple("ConvTransposeGeometry", "stride padding output_padding out_size")
-ConvTransposeGeometry.__doc__ = """Normalised transposed-convolution settings.
+ConvTransposeGeometry.__doc__ = """Normalised transposed-convolution settings, as :func:`conv_transpose_geometry` returns them.
 
-stride:         (sh, sw), the spacing of the input pixels on the output canvas
-padding:        (ph, pw), rows/columns removed from each side of the full output
-output_padding: (oph, opw), extra rows/columns kept at the bottom/right
-out_size:       (OH, OW)
+Args:
+    stride: (sh, sw), the spacing of the input pixels on the output canvas.
+    padding: (ph, pw), rows/columns removed from each side of the full output.
+    output_padding: (oph, opw), extra rows/columns kept at the bottom/right.
+    out_size: (OH, OW).
+
+Shape:
+    OH = (H - 1) sh - 2 ph + KH + oph, likewise OW.
+
+Example:
+    >>> conv_transpose_geometry((1, 1, 3, 3), (1, 1, 3, 3), stride=2).out_size
+    (7, 7)
 """
 
 
 def conv_transpose_geometry(x_shape, w_shape, stride=1, padding=0, output_padding=0, b_shape=None):
     """Check a transposed convolution's arguments and return a :class:`ConvTransposeGeometry`.
 
-    x_shape: (N, C_in, H, W); w_shape: (C_in, C_out, KH, KW) (torch's layout for conv_transpose2d);
-    b_shape: (C_out,) or None. Output: OH = (H - 1) sh - 2 ph + KH + oph, likewise OW.
     As in torch, output_padding must be smaller than the stride.
+
+    Args:
+        x_shape: (N, C_in, H, W). w_shape: (C_in, C_out, KH, KW) (torch's layout for conv_transpose2d).
+        stride: int or (sh, sw). padding: int or (ph, pw). output_padding: int or (oph, opw).
+        b_shape: (C_out,) or None.
+
+    Shape:
+        out_size (OH, OW) with OH = (H - 1) sh - 2 ph + KH + oph, likewise OW.
+
+    Example:
+        >>> conv_transpose_geometry((1, 4, 3, 3), (4, 2, 3, 3), stride=2, padding=1, output_padding=1).out_size
+        (6, 6)
     """
     x_shape, w_shape = _filter_bank_shapes(x_shape, w_shape, b_shape, transposed=True)
     _, _, H, W = x_shape
@@ -370,6 +556,16 @@ def as_float_array(x, name):
     float16/32/64 arrays are returned unchanged (the dtype is kept); integer and bool
     inputs are promoted to float64, since a layer's output and gradients are real-valued.
     Complex, string and object inputs raise TypeError.
+
+    Args:
+        x: anything ``np.asarray`` takes. name: the argument's name, for the error message.
+
+    Shape:
+        The shape of ``x``; a float dtype.
+
+    Example:
+        >>> as_float_array(np.ones(2, dtype=np.float32), "x").dtype, as_float_array([1, 2], "x").dtype
+        (dtype('float32'), dtype('float64'))
     """
     arr = np.asarray(x)
     if np.issubdtype(arr.dtype, np.floating):
@@ -383,10 +579,20 @@ def batch_norm_shapes(x_shape, gamma_shape=None, beta_shape=None, running_mean_s
                       running_var_shape=None, training=True, momentum=0.1, eps=1e-5):
     """Check a 2-D batch normalisation's arguments; return ``(C, M)`` with ``M = N * H * W``.
 
-    x_shape: (N, C, H, W); every per-channel argument (gamma, beta, running_mean, running_var) has
-    shape (C,) or is None. Evaluation (``training=False``) needs both running statistics; training
-    needs more than one value per channel (``M > 1``), as in torch, because the variance of one value is 0.
-    momentum in [0, 1]; eps > 0.
+    Evaluation (``training=False``) needs both running statistics; training needs more than one
+    value per channel (``M > 1``), as in torch, because the variance of one value is 0.
+
+    Args:
+        x_shape: (N, C, H, W).
+        gamma_shape, beta_shape, running_mean_shape, running_var_shape: (C,) each, or None.
+        training: a bool. momentum: in [0, 1]. eps: > 0.
+
+    Shape:
+        Returns the channel count C and the number M = N * H * W of values per channel.
+
+    Example:
+        >>> batch_norm_shapes((8, 3, 4, 4), (3,), (3,))
+        (3, 128)
     """
     x_shape = check_rank(x_shape, 4, "x", "(N, C, H, W)")
     N, C, H, W = x_shape

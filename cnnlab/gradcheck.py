@@ -17,11 +17,22 @@ def numerical_gradient(f, x, dout=None, h=1e-5):
 
     grad[i] = sum((f(x + h e_i) - f(x - h e_i)) * dout) / (2 h)     (error O(h^2))
 
-    f:    function of the array x returning an array (or a scalar, then dout defaults to 1).
-    x:    float ndarray. It is perturbed IN PLACE and restored after each element, so f
-          may also read x from a closure. Use float64: float32 rounding swamps h = 1e-5.
-    dout: upstream gradient, same shape as f(x); None means all ones.
-    Returns an array shaped like x. Costs 2 * x.size calls of f, so keep x small.
+    Costs 2 * x.size calls of f, so keep x small.
+
+    Args:
+        f: function of the array x returning an array (or a scalar, then dout defaults to 1).
+        x: float ndarray. It is perturbed IN PLACE and restored after each element, so f
+            may also read x from a closure. Use float64: float32 rounding swamps h = 1e-5.
+        dout: upstream gradient, same shape as f(x); None means all ones.
+        h: the step.
+
+    Shape:
+        Returns an array shaped like x.
+
+    Example:
+        >>> x = np.array([1.0, 2.0, 3.0])
+        >>> np.round(numerical_gradient(lambda a: a ** 2, x), 6)  # d(x^2)/dx = 2x
+        array([2., 4., 6.])
     """
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         raise TypeError(f"x must be a float numpy array (it is perturbed in place), got {type(x).__name__} "
@@ -46,7 +57,16 @@ def rel_error(a, b):
     """Largest relative difference max |a - b| / max(1e-8, |a| + |b|) (CS231n).
 
     About 1e-7 or less means two float64 gradients agree; 1e-2 or more means a bug.
-    The shapes must be equal (no silent broadcasting).
+
+    Args:
+        a, b: arrays (or anything ``np.asarray`` takes) of equal shape (no silent broadcasting).
+
+    Shape:
+        Returns a float; 0.0 for empty arrays.
+
+    Example:
+        >>> round(rel_error([1.0, 2.0], [1.0, 2.2]), 6)  # 0.2 / (2 + 2.2)
+        0.047619
     """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:

@@ -78,7 +78,17 @@ def _check_arguments(x, gamma, beta, running_mean, running_var, training, moment
 def batch_norm2d_naive(x, gamma, beta, running_mean=None, running_var=None, training=True, momentum=0.1, eps=1e-5):
     """Batch normalisation with explicit loops over channels and positions: the version to read.
 
-    Same arguments, result and in-place updates as :func:`batch_norm2d`.
+    Args:
+        x, gamma, beta, running_mean, running_var, training, momentum, eps: as in :func:`batch_norm2d`
+        (the same in-place updates of the running statistics).
+
+    Shape:
+        x (N, C, H, W) -> out (N, C, H, W); statistics over M = N * H * W values per channel.
+
+    Example:
+        >>> x = np.random.default_rng(0).normal(size=(2, 3, 2, 2))
+        >>> bool(np.allclose(batch_norm2d_naive(x, None, None), batch_norm2d(x, None, None)))
+        True
     """
     x, gamma, beta, running_mean, running_var, M = _check_arguments(
         x, gamma, beta, running_mean, running_var, training, momentum, eps
@@ -176,7 +186,18 @@ def _check_backward(dout, x, gamma, eps):
 def batch_norm2d_backward_naive(dout, x, gamma, eps=1e-5):
     """Gradients of training-mode :func:`batch_norm2d`, one channel at a time, through each step of the forward pass.
 
-    Same arguments and results as :func:`batch_norm2d_backward`.
+    Args:
+        dout, x, gamma, eps: as in :func:`batch_norm2d_backward`.
+
+    Shape:
+        dout, x (N, C, H, W); gamma (C,) -> dx (N, C, H, W), dgamma (C,), dbeta (C,).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> x, gamma, dout = rng.normal(size=(2, 3, 2, 2)), rng.normal(size=3), rng.normal(size=(2, 3, 2, 2))
+        >>> loops, fast = batch_norm2d_backward_naive(dout, x, gamma), batch_norm2d_backward(dout, x, gamma)
+        >>> all(np.allclose(a, b) for a, b in zip(loops, fast))
+        True
     """
     dout, x, gamma, M = _check_backward(dout, x, gamma, eps)
     C = x.shape[1]

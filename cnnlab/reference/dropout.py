@@ -18,11 +18,21 @@ __all__ = ["dropout", "dropout_backward"]
 
 
 def dropout(x, p=0.5, training=True, rng=None):
-    """Zero each element with probability ``p`` (0 <= p < 1) and scale the rest by 1 / (1 - p).
+    """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p) (inverted dropout).
 
-    rng: ``np.random.Generator``, an int seed (reproducible) or None (fresh entropy).
-    Returns (out, mask) with out = x * mask; in eval mode (training=False) out is x and
-    the mask is all ones.
+    Args:
+        x: array of any shape.
+        p: drop probability, 0 <= p < 1.
+        training: False is evaluation: out is x and the mask is all ones.
+        rng: ``np.random.Generator``, an int seed (reproducible) or None (fresh entropy).
+
+    Shape:
+        x (*) -> (out (*), mask (*)) with out = x * mask; mask holds 0 or 1 / (1 - p) in x's dtype.
+
+    Example:
+        >>> out, mask = dropout(np.ones((2, 4)), p=0.5, rng=0)
+        >>> sorted(set(mask.ravel().tolist())), bool(np.array_equal(out, mask))
+        ([0.0, 2.0], True)
     """
     x = as_float_array(x, "x")
     p = check_probability(p, "p")
@@ -38,7 +48,18 @@ def dropout(x, p=0.5, training=True, rng=None):
 
 
 def dropout_backward(dout, mask):
-    """dout (*), mask (*) from the forward pass -> dx (*) = dout * mask."""
+    """Gradient of :func:`dropout`: dout * mask, with the mask the forward pass returned.
+
+    Args:
+        dout: upstream gradient. mask: the forward pass's mask, the same shape.
+
+    Shape:
+        dout (*), mask (*) -> dx (*).
+
+    Example:
+        >>> dropout_backward(np.array([1.0, 3.0]), np.array([0.0, 2.0]))
+        array([0., 6.])
+    """
     dout, mask = as_float_array(dout, "dout"), as_float_array(mask, "mask")
     check_same_shape(dout.shape, mask.shape, "dout", "mask")
     return dout * mask

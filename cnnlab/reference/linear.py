@@ -28,7 +28,19 @@ def _check(x, w):
 
 
 def linear(x, w, b=None):
-    """x (*, in_features), w (out_features, in_features), b (out_features,) -> (*, out_features)."""
+    """Fully connected layer ``x @ w.T + b``, the convention of ``torch.nn.Linear``.
+
+    Args:
+        x: (N, in_features), or any (*, in_features).
+        w: (out_features, in_features). b: (out_features,) or None.
+
+    Shape:
+        x (*, in_features) -> out (*, out_features).
+
+    Example:
+        >>> linear(np.array([[1.0, 2.0]]), np.array([[1.0, 0.0], [1.0, 1.0], [0.0, -1.0]]), np.ones(3))
+        array([[ 2.,  4., -1.]])
+    """
     x, w = _check(x, w)
     out = x @ w.T
     if b is not None:
@@ -42,9 +54,19 @@ def linear(x, w, b=None):
 
 
 def linear_backward(dout, x, w):
-    """dout (*, out_features), x (*, in_features), w (out, in) -> dx like x, dw like w, db (out_features,).
+    """Gradients of :func:`linear`: dx = dout @ w, dw = dout^T @ x, db = dout summed over every leading axis.
 
-    dx = dout @ w,  dw = dout^T @ x,  db = dout summed over every leading axis.
+    Args:
+        dout: upstream gradient (*, out_features). x, w: the forward pass's input and weights.
+
+    Shape:
+        dout (*, out_features), x (*, in_features), w (out_features, in_features) ->
+        dx like x, dw like w, db (out_features,).
+
+    Example:
+        >>> dx, dw, db = linear_backward(np.ones((4, 3)), np.ones((4, 2)), np.ones((3, 2)))
+        >>> dx.shape, dw.shape, db
+        ((4, 2), (3, 2), array([4., 4., 4.]))
     """
     x, w = _check(x, w)
     dout = as_float_array(dout, "dout")
@@ -57,9 +79,19 @@ def linear_backward(dout, x, w):
 
 
 def flatten(x):
-    """Keep the batch axis, merge the rest: x (N, C, H, W) (or any (N, *)) -> (N, C*H*W).
+    """Keep the batch axis, merge the rest, in C (row-major) order like ``torch.flatten(x, 1)``.
 
     A reshape, so its backward is ``dout.reshape(x.shape)``.
+
+    Args:
+        x: array with a batch axis, e.g. (N, C, H, W).
+
+    Shape:
+        x (N, *) -> (N, product of the other axes), e.g. (N, C*H*W).
+
+    Example:
+        >>> flatten(np.zeros((2, 3, 4, 5))).shape
+        (2, 60)
     """
     x = np.asarray(x)
     if x.ndim < 1:

@@ -19,10 +19,20 @@ __all__ = ["softmax_cross_entropy"]
 def softmax_cross_entropy(logits, labels):
     """Mean cross-entropy of softmax(logits) against integer class labels, and d loss / d logits.
 
-    logits (N, K), labels (N,) integers in [0, K) -> (loss: a float, dlogits: (N, K)).
-
     Computed through log-softmax (logits minus their log-sum-exp) so that neither
     exp() nor log() can overflow or underflow for large logits.
+
+    Args:
+        logits: unnormalised class scores (N, K). labels: integer classes (N,) in [0, K).
+
+    Shape:
+        logits (N, K), labels (N,) -> (loss: a float, the mean over the batch; dlogits: (N, K)),
+        dlogits = (softmax(logits) - one_hot(labels)) / N.
+
+    Example:
+        >>> loss, dlogits = softmax_cross_entropy(np.zeros((2, 4)), np.array([0, 3]))
+        >>> bool(np.isclose(loss, np.log(4))), dlogits[0]  # uniform guesses: loss log K
+        (True, array([-0.375,  0.125,  0.125,  0.125]))
     """
     logits = as_float_array(logits, "logits")
     check_rank(logits.shape, 2, "logits", "(N, K)")

@@ -130,6 +130,15 @@ def _extreme_pool_backward(dout, x, kernel_size, stride, padding, fill, combine,
 def max_pool2d_naive(x, kernel_size=2, stride=None, padding=0):
     """Loop version of :func:`max_pool2d` (same arguments, same result): one window at a time.
 
+        for every output row i and column j:
+            out[:, :, i, j] = max of x_padded[:, :, i*sh : i*sh + KH, j*sw : j*sw + KW]
+
+    Args:
+        x, kernel_size, stride, padding: as in :func:`max_pool2d`.
+
+    Shape:
+        x (N, C, H, W) -> out (N, C, OH, OW), OH = floor((H + 2 ph - KH) / sh) + 1, likewise OW.
+
     Example:
         >>> max_pool2d_naive(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0]
         array([[ 5.,  7.],
@@ -168,6 +177,12 @@ def max_pool2d_backward_naive(dout, x, kernel_size=2, stride=None, padding=0):
         (u, v) = position of the first maximum of each window (row-major)       # (N, C) each
         dx_padded[n, c, i*sh + u, j*sw + v] += dout[n, c, i, j]
     A NaN beats every number and a later NaN beats an earlier one, as in PyTorch.
+
+    Args:
+        dout: upstream gradient (N, C, OH, OW). x, kernel_size, stride, padding: the forward pass's.
+
+    Shape:
+        dout (N, C, OH, OW), x (N, C, H, W) -> dx (N, C, H, W).
 
     Example:
         >>> x = np.array([[[[1.0, 3.0], [3.0, 2.0]]]])  # a tie: the first 3 gets the gradient
@@ -220,12 +235,18 @@ def max_pool2d_backward(dout, x, kernel_size=2, stride=None, padding=0):
 
 
 def min_pool2d_naive(x, kernel_size=2, stride=None, padding=0):
-    """Loop version of :func:`min_pool2d` (same arguments, same result): one window at a time.
+    """Loop version of :func:`min_pool2d`: the loop of :func:`max_pool2d_naive`, taking each window's min.
+
+    Args:
+        x, kernel_size, stride, padding: those of :func:`min_pool2d` (padding is +inf).
+
+    Shape:
+        The output of min_pool2d, (N, C, OH, OW).
 
     Example:
-        >>> min_pool2d_naive(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0]
-        array([[ 0.,  2.],
-               [ 8., 10.]])
+        >>> min_pool2d_naive(-np.eye(3).reshape(1, 1, 3, 3), 2, stride=1)[0, 0]
+        array([[-1., -1.],
+               [-1., -1.]])
     """
     return _pool_naive(x, kernel_size, stride, padding, np.inf, np.min)
 
@@ -268,7 +289,14 @@ def min_pool2d_backward(dout, x, kernel_size=2, stride=None, padding=0):
 
 
 def avg_pool2d_naive(x, kernel_size=2, stride=None, padding=0):
-    """Loop version of :func:`avg_pool2d`: one window at a time (padded zeros counted).
+    """Loop version of :func:`avg_pool2d`: the loop of :func:`max_pool2d_naive`, taking each window's mean
+    (padded zeros counted).
+
+    Args:
+        x, kernel_size, stride, padding: as for avg_pool2d, whose result it returns.
+
+    Shape:
+        (N, C, H, W) in, (N, C, OH, OW) out.
 
     Example:
         >>> avg_pool2d_naive(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0]

@@ -14,17 +14,26 @@ __all__ = ["dropout"]
 
 
 def dropout(x, p=0.5, training=True, generator=None):
-    """Drop each element of ``x`` with probability ``p``; return ``(out, mask)``.
+    """Drop each element of ``x`` with probability ``p`` and scale the rest by 1 / (1 - p); return ``(out, mask)``.
 
-    Shapes: x any shape; out and mask the same shape, dtype and device as x.
-    mask holds 0 (dropped) or 1 / (1 - p) (kept), and ``out = x * mask``; in evaluation
-    (``training=False``) out is x and mask is all ones.
-
-    p: drop probability in [0, 1).
-    generator: a ``torch.Generator`` or an int seed for reproducible masks, None for torch's global
-    stream. The uniform numbers are drawn on the generator's device (CPU for an int seed) and moved
-    to x's, so one seed gives the same mask on CPU and GPU.
     Statistically like ``F.dropout(x, p, training)`` (which draws from its own stream).
+
+    Args:
+        x: floating tensor of any shape, on any device.
+        p: drop probability in [0, 1).
+        training: False is evaluation: out is x and mask is all ones.
+        generator: a ``torch.Generator`` or an int seed for reproducible masks, None for torch's global
+            stream. The uniform numbers are drawn on the generator's device (CPU for an int seed) and
+            moved to x's, so one seed gives the same mask on CPU and GPU.
+
+    Shape:
+        x (*) -> out (*), mask (*), same dtype and device as x; mask holds 0 (dropped) or
+        1 / (1 - p) (kept), and ``out = x * mask``.
+
+    Example:
+        >>> out, mask = dropout(torch.ones(2, 4), p=0.5, generator=0)
+        >>> sorted(set(mask.flatten().tolist())), torch.equal(out, mask)
+        ([0.0, 2.0], True)
     """
     check_tensor(x, "x", floating=True)
     p = check_probability(p, "p")

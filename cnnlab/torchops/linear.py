@@ -7,16 +7,19 @@ __all__ = ["linear", "flatten"]
 
 
 def linear(x, w, b=None):
-    """``x @ w.T + b``, the convention of ``torch.nn.Linear``.
+    """Fully connected layer ``x @ w.T + b``, the convention of ``torch.nn.Linear``.
 
-    Shapes
-    ------
-    x:   (N, D) with D = in_features (any leading dimensions (*, D) also work)
-    w:   (M, D), one row per output (out_features, in_features)
-    b:   (M,) or None
-    out: (N, M) (or (*, M))
+    Args:
+        x: (N, in_features), or any (*, in_features); floating.
+        w: (out_features, in_features). b: (out_features,) or None. On x's device, in x's dtype.
 
-    Equals ``torch.nn.functional.linear(x, w, b)``.
+    Shape:
+        x (*, in_features) -> out (*, out_features). Equals ``torch.nn.functional.linear(x, w, b)``.
+
+    Example:
+        >>> import torch
+        >>> linear(torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0, 0.0], [1.0, 1.0]]), torch.ones(2))
+        tensor([[2., 4.]])
     """
     check_tensor(x, "x", floating=True)
     check_tensor(w, "w", floating=True)
@@ -38,8 +41,19 @@ def linear(x, w, b=None):
 
 
 def flatten(x):
-    """Keep the batch axis, join the others: (N, d1, d2, ...) -> (N, d1*d2*...), in C (row-major) order,
-    like ``torch.flatten(x, 1)`` and Keras' Flatten on channels-first data."""
+    """Keep the batch axis, join the others, in C (row-major) order like ``torch.flatten(x, 1)``.
+
+    Args:
+        x: tensor with a batch axis, e.g. (N, C, H, W).
+
+    Shape:
+        x (N, d1, d2, ...) -> (N, d1*d2*...).
+
+    Example:
+        >>> import torch
+        >>> flatten(torch.zeros(2, 3, 4, 5)).shape
+        torch.Size([2, 60])
+    """
     check_tensor(x, "x")
     if x.dim() < 1:
         raise ValueError(f"x must have a batch dimension, got a scalar of shape {tuple(x.shape)}")

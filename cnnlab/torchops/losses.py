@@ -9,16 +9,22 @@ __all__ = ["softmax_cross_entropy"]
 
 
 def softmax_cross_entropy(logits, labels):
-    """Mean negative log-probability of the true class.
-
-    Shapes
-    ------
-    logits: (N, K) floating, unnormalised class scores
-    labels: (N,) integers in [0, K)
-    out:    scalar tensor, mean over the batch of ``logsumexp(logits[i]) - logits[i, labels[i]]``
+    """Mean negative log-probability of the true class: ``mean(logsumexp(logits[i]) - logits[i, labels[i]])``.
 
     Equals ``F.cross_entropy(logits, labels)``. Unlike :func:`cnnlab.reference.softmax_cross_entropy`,
     which returns ``(loss, dlogits)``, this returns only the loss: call ``loss.backward()``.
+
+    Args:
+        logits: unnormalised class scores (N, K), floating. labels: integer classes (N,) in [0, K).
+
+    Shape:
+        logits (N, K), labels (N,) -> a scalar tensor.
+
+    Example:
+        >>> logits = torch.zeros(2, 4, requires_grad=True)
+        >>> loss = softmax_cross_entropy(logits, torch.tensor([0, 3]))
+        >>> round(loss.item(), 4), round(torch.log(torch.tensor(4.0)).item(), 4)  # uniform guesses: log K
+        (1.3863, 1.3863)
     """
     check_tensor(logits, "logits", floating=True)
     check_tensor(labels, "labels")

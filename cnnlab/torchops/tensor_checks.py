@@ -8,7 +8,21 @@ import torch
 
 
 def check_tensor(x, name, floating=False):
-    """Raise ``TypeError`` unless ``x`` is a ``torch.Tensor`` (of floating dtype when asked)."""
+    """Raise ``TypeError`` unless ``x`` is a ``torch.Tensor`` (of floating dtype when asked).
+
+    Args:
+        x: the value to check. name: the argument's name, for the message.
+        floating: also require a floating-point dtype.
+
+    Shape:
+        Returns ``x`` unchanged.
+
+    Example:
+        >>> check_tensor(torch.zeros(2, dtype=torch.long), "x", floating=True)
+        Traceback (most recent call last):
+        ...
+        TypeError: x must have a floating-point dtype, got torch.int64 (shape (2,)); use x.float() or x.double()
+    """
     if not isinstance(x, torch.Tensor):
         raise TypeError(
             f"{name} must be a torch.Tensor, got {type(x).__name__}"
@@ -24,7 +38,20 @@ def check_tensor(x, name, floating=False):
 
 
 def check_compatible(name_a, a, name_b, b):
-    """Raise ``TypeError`` when two tensors differ in device or dtype (torch's own message names neither)."""
+    """Raise ``TypeError`` when two tensors differ in device or dtype (torch's own message names neither).
+
+    Args:
+        name_a, a: the reference tensor and its name. name_b, b: the other tensor (None: nothing to check).
+
+    Shape:
+        Any shapes; returns None.
+
+    Example:
+        >>> check_compatible("x", torch.zeros(2), "w", torch.zeros(2, dtype=torch.float64))
+        Traceback (most recent call last):
+        ...
+        TypeError: x (2,) has dtype torch.float32 but w (2,) has dtype torch.float64; convert one of them, e.g. w.to(x.dtype)
+    """
     if b is None:
         return
     if a.device != b.device:
