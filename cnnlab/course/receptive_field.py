@@ -182,6 +182,9 @@ def field_growth_figure(stacks, measured=None):
     Args:
         stacks: dict name -> list of :class:`Layer`.
         measured: optional dict name -> list of measured sides (one per layer), drawn as markers.
+
+    Returns:
+        the Figure.
     """
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     styles = ["-", "--", "-.", ":"]
@@ -201,6 +204,13 @@ def field_footprints_figure(layers, depths, title=""):
     """The input gradient of the central unit after the first ``depth`` layers, for each depth.
 
     The images share one pixel scale (the largest input), so the growth is visible at a glance.
+
+    Args:
+        layers: sequence of :class:`Layer`; depths: how many of them each panel measures.
+        title: the figure's suptitle.
+
+    Returns:
+        the Figure, one panel per depth.
     """
     fields = [measured_field(layers[:depth]) for depth in depths]
     side = max(f["gradient"].shape[0] for f in fields)
