@@ -49,23 +49,25 @@ def rng():
     return np.random.default_rng(0)
 
 
+@pytest.mark.parametrize("backward", [R.conv2d_backward, R.conv2d_backward_naive])
 @pytest.mark.parametrize("stride,padding,kernel", [(1, 0, (3, 3)), (2, 1, (3, 2)), ((1, 2), (2, 1), (2, 3)), (1, "same", (2, 2))])
-def test_conv2d_backward_by_finite_differences(rng, stride, padding, kernel):
+def test_conv2d_backward_by_finite_differences(rng, stride, padding, kernel, backward):
     x = rng.standard_normal((2, 3, 5, 6))
     w = rng.standard_normal((2, 3, *kernel))
     b = rng.standard_normal(2)
     dout = rng.standard_normal(R.conv2d(x, w, b, stride, padding).shape)
-    dx, dw, db = R.conv2d_backward(dout, x, w, stride, padding)
+    dx, dw, db = backward(dout, x, w, stride, padding)
     assert rel_error(dx, numerical_gradient(lambda a: R.conv2d(a, w, b, stride, padding), x, dout)) < TOL
     assert rel_error(dw, numerical_gradient(lambda a: R.conv2d(x, a, b, stride, padding), w, dout)) < TOL
     assert rel_error(db, numerical_gradient(lambda a: R.conv2d(x, w, a, stride, padding), b, dout)) < TOL
 
 
-@pytest.mark.parametrize("kind", ["max", "avg", "min"])
+@pytest.mark.parametrize("kind,backward_name", [("max", "max_pool2d_backward"), ("max", "max_pool2d_backward_naive"),
+                                                ("avg", "avg_pool2d_backward"), ("min", "min_pool2d_backward")])
 @pytest.mark.parametrize("kernel,stride,padding", [(2, None, 0), (3, 2, 1), ((2, 3), 1, (1, 0))])
-def test_pool_backward_by_finite_differences(rng, kind, kernel, stride, padding):
+def test_pool_backward_by_finite_differences(rng, kind, backward_name, kernel, stride, padding):
     forward = getattr(R, f"{kind}_pool2d")
-    backward = getattr(R, f"{kind}_pool2d_backward")
+    backward = getattr(R, backward_name)
     # a permutation of well-separated values: no ties, so max/min are differentiable at x
     x = rng.permutation(2 * 2 * 5 * 6).reshape(2, 2, 5, 6) * 0.1
     dout = rng.standard_normal(forward(x, kernel, stride, padding).shape)

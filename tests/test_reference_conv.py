@@ -135,10 +135,13 @@ def test_integer_input_is_promoted_to_float64():
 
 
 @pytest.mark.parametrize("n,f,s,p,expected", [(32, 3, 1, 1, 32), (32, 3, 2, 1, 16), (7, 3, 2, 0, 3), (5, 5, 1, 0, 1), (6, 2, 3, 1, 3)])
-def test_output_size_formula(n, f, s, p, expected):
+def test_output_size_formula_and_conv2d_shape(n, f, s, p, expected):
+    # expected: floor((n + 2p - f) / s) + 1 worked by hand; conv2d's output must have that size, as torch's does
     assert R.output_size(n, f, s, p) == expected
-    x = torch.zeros(1, 1, n, n)
-    assert F.conv2d(x, torch.zeros(1, 1, f, f), stride=s, padding=p).shape[-1] == expected
+    x, w = np.zeros((1, 1, n, n + 1)), np.zeros((1, 1, f, f))
+    out = R.conv2d(x, w, stride=s, padding=p)
+    assert out.shape == F.conv2d(torch.tensor(x), torch.tensor(w), stride=s, padding=p).shape
+    assert out.shape[2] == expected and out.shape[3] == R.output_size(n + 1, f, s, p)
 
 
 @pytest.mark.parametrize("chunk_bytes", [1, 3000])

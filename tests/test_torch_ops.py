@@ -141,39 +141,23 @@ def random_pool_case(rng, integers=False):
     return x, (KH, KW), stride, padding
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("ties", [False, True], ids=["distinct", "ties"])
-def test_max_pool2d_matches_torch(seed, ties):
-    rng = np.random.default_rng(seed)
-    x, kernel, stride, padding = random_pool_case(rng, integers=ties)
-    compare(
-        lambda x: ct.max_pool2d(x, kernel, stride, padding),
-        lambda x: F.max_pool2d(x, kernel, stride, padding),
-        [tensor(x)],
-        rng,
-    )
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-def test_avg_pool2d_matches_torch(seed):
-    rng = np.random.default_rng(seed)
-    x, kernel, stride, padding = random_pool_case(rng)
-    compare(
-        lambda x: ct.avg_pool2d(x, kernel, stride, padding),
-        lambda x: F.avg_pool2d(x, kernel, stride, padding, count_include_pad=True),
-        [tensor(x)],
-        rng,
-    )
+POOLS = {
+    "max": (ct.max_pool2d, F.max_pool2d),
+    "avg": (ct.avg_pool2d, lambda x, *settings: F.avg_pool2d(x, *settings, count_include_pad=True)),
+    "min": (ct.min_pool2d, lambda x, *settings: -F.max_pool2d(-x, *settings)),  # torch has no min pool
+}
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("ties", [False, True], ids=["distinct", "ties"])
-def test_min_pool2d_is_minus_max_pool_of_minus_x(seed, ties):
+@pytest.mark.parametrize("kind", POOLS)
+def test_pool2d_matches_torch(kind, seed, ties):
+    ours, theirs = POOLS[kind]
     rng = np.random.default_rng(seed)
     x, kernel, stride, padding = random_pool_case(rng, integers=ties)
     compare(
-        lambda x: ct.min_pool2d(x, kernel, stride, padding),
-        lambda x: -F.max_pool2d(-x, kernel, stride, padding),
+        lambda x: ours(x, kernel, stride, padding),
+        lambda x: theirs(x, kernel, stride, padding),
         [tensor(x)],
         rng,
     )

@@ -12,7 +12,7 @@ Shapes: x (*) -> out (*), mask (*) holding 0 or 1 / (1 - p) in x's dtype.
 
 import numpy as np
 
-from cnnlab.checks import as_float_array, check_probability, check_same_shape
+from cnnlab.checks import as_float_array, as_rng, check_probability, check_same_shape
 
 __all__ = ["dropout", "dropout_backward"]
 
@@ -24,7 +24,8 @@ def dropout(x, p=0.5, training=True, rng=None):
         x: array of any shape.
         p: drop probability, 0 <= p < 1.
         training: False is evaluation: out is x and the mask is all ones.
-        rng: ``np.random.Generator``, an int seed (reproducible) or None (fresh entropy).
+        rng: ``np.random.Generator``, an int seed, or None (a seed drawn from NumPy's global generator,
+        so ``cnnlab.seed_everything`` makes it repeatable); see :func:`cnnlab.checks.as_rng`.
 
     Shape:
         x (*) -> (out (*), mask (*)) with out = x * mask; mask holds 0 or 1 / (1 - p) in x's dtype.
@@ -38,11 +39,7 @@ def dropout(x, p=0.5, training=True, rng=None):
     p = check_probability(p, "p")
     if not training:
         return x.copy(), np.ones_like(x)
-    if rng is None or isinstance(rng, (int, np.integer)):
-        rng = np.random.default_rng(rng)
-    elif not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
-    keep = rng.random(x.shape) >= p  # P(keep) = 1 - p
+    keep = as_rng(rng).random(x.shape) >= p  # P(keep) = 1 - p
     mask = keep.astype(x.dtype) / x.dtype.type(1.0 - p)
     return x * mask, mask
 
