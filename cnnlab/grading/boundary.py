@@ -21,7 +21,17 @@ MAX_TEXT = 2_000
 
 
 class Foreign:
-    """A value that cannot cross the boundary as plain data; it equals nothing."""
+    """A value that cannot cross the boundary as plain data; it equals nothing.
+
+    Args:
+        type_name (str): what it was (its class name, or why it could not be read).
+        text (str): more about it, for messages.
+
+    Example:
+        >>> lying = Foreign("AlwaysEqual")
+        >>> lying == lying, lying
+        (False, <AlwaysEqual>)
+    """
 
     def __init__(self, type_name, text=""):
         self.type_name = str(type_name)[:200]
@@ -37,7 +47,18 @@ class Foreign:
 
 
 class ModelSummary:
-    """What the trusted side learns about a student's torch model: class name and parameter shapes."""
+    """What the trusted side learns about a student's torch model: class name, parameter shapes, layers.
+
+    Args:
+        type_name (str): the model's class name.
+        param_shapes (list of list of int): the shape of each parameter.
+        layers (list of (str, list of str)): each module's class name and its kinds (``LAYER_KINDS``).
+
+    Example:
+        >>> summary = ModelSummary("Net", [[4, 1, 3, 3], [4]], [("Net", []), ("Conv2d", ["Conv2d"])])
+        >>> summary.count_parameters(), summary
+        (40, <Net model, 40 parameters>)
+    """
 
     def __init__(self, type_name, param_shapes, layers):
         self.type_name = str(type_name)[:200]
@@ -45,6 +66,7 @@ class ModelSummary:
         self.layers = [(str(name)[:200], [str(k)[:50] for k in kinds]) for name, kinds in layers]
 
     def count_parameters(self):
+        """The number of scalar parameters (the product of each shape, summed)."""
         return int(sum(math.prod(shape) for shape in self.param_shapes))
 
     def __repr__(self):
@@ -66,7 +88,23 @@ def _is_torch(value, name):
 
 
 def encode(value, arrays, depth=0):
-    """JSON-able description of ``value``; arrays are appended to ``arrays`` (saved as .npy)."""
+    """JSON-able description of ``value``; arrays are appended to ``arrays`` (saved as .npy).
+
+    Args:
+        value: what the student's code returned.
+        arrays (list): receives the arrays; the description names them by index.
+        depth (int): nesting so far (deeper than 20 is foreign).
+
+    Returns:
+        dict: ``{"t": kind, ...}``; anything that is not plain data is ``{"t": "foreign", "type": ...}``.
+
+    Example:
+        >>> arrays = []
+        >>> encode((np.zeros(2), 3, "ok"), arrays)
+        {'t': 'tuple', 'items': [{'t': 'array', 'i': 0, 'cls': 'ndarray'}, {'t': 'int', 'v': 3}, {'t': 'str', 'v': 'ok'}]}
+        >>> encode(np.zeros(2).view(np.matrix), arrays)["cls"], encode(object(), arrays)
+        ('matrix', {'t': 'foreign', 'type': 'object'})
+    """
     if depth > 20:
         return {"t": "foreign", "type": "nesting too deep"}
     if value is None:
@@ -110,7 +148,14 @@ def _torch_module_type():
 
 
 def model_summary(model):
-    """{"type", "param_shapes", "layers"} of a torch model (computed in the sandbox)."""
+    """{"type", "param_shapes", "layers"} of a torch model (computed in the sandbox).
+
+    Example:
+        >>> import torch
+        >>> summary = model_summary(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3)))
+        >>> summary["param_shapes"], summary["layers"][1]
+        ([[2, 1, 3, 3], [2]], ('Conv2d', ['Conv2d']))
+    """
     import torch
 
     layers = []
@@ -122,7 +167,25 @@ def model_summary(model):
 
 
 def write_record(outbox, k, record, arrays):
-    """Write record ``k``: the .npy files first, then the JSON (renamed into place last)."""
+    """Write record ``k``: the .npy files first, then the JSON (renamed into place last).
+
+    A reader never sees a half-written record: :func:`read_records` reads only finished JSON files.
+
+    Args:
+        outbox (str): the folder.
+        k (int): the record's number (its order within the test cell).
+        record (dict): ``{"label", "status", "value"}`` and, for an error, ``"error"``.
+        arrays (list of np.ndarray): the arrays ``record["value"]`` names by index.
+
+    Example:
+        >>> import tempfile
+        >>> arrays = []
+        >>> record = {"label": "f(x)", "status": "ok", "value": encode(np.ones(3), arrays)}
+        >>> with tempfile.TemporaryDirectory() as outbox:
+        ...     write_record(outbox, 0, record, arrays)
+        ...     print(read_records(outbox)[0]["value"])
+        [1. 1. 1.]
+    """
     for j, array in enumerate(arrays):
         np.save(os.path.join(outbox, f"{k:06d}_{j}.npy"), array, allow_pickle=False)
     tmp = os.path.join(outbox, f".{k:06d}.json.tmp")
@@ -148,7 +211,22 @@ def _load_array(folder, k, i):
 
 
 def decode(description, folder, k, depth=0):
-    """The plain value described by ``description`` (see :func:`encode`), loaded strictly."""
+    """The plain value described by ``description`` (see :func:`encode`), loaded strictly.
+
+    Args:
+        description (dict): one value of a record, as :func:`encode` wrote it.
+        folder (str): the outbox the record's arrays are in.
+        k (int): the record's number.
+        depth (int): nesting so far (deeper than 20 is foreign).
+
+    Returns:
+        None, bool, int, float, str, a NumPy scalar, ``np.ndarray`` (a torch tensor when it was
+        one and torch is there), tuple, list, dict, :class:`ModelSummary` or :class:`Foreign`.
+
+    Example:
+        >>> decode({"t": "list", "items": [{"t": "int", "v": 2}, {"t": "bool", "v": "yes"}]}, ".", 0)
+        [2, <unknown value>]
+    """
     if not isinstance(description, dict) or depth > 20:
         return Foreign("malformed record")
     kind = description.get("t")
@@ -199,7 +277,18 @@ def decode(description, folder, k, depth=0):
 
 
 def read_records(folder):
-    """{k: record} of the finished records in ``folder`` (values decoded, plain data only)."""
+    """{k: record} of the finished records in ``folder`` (values decoded, plain data only).
+
+    Args:
+        folder (str): an outbox (a missing folder has no records).
+
+    Returns:
+        dict: ``{k: {"status", "label", "error_type", "error_message", "value"}}``.
+
+    Example:
+        >>> read_records("/nonexistent/outbox")
+        {}
+    """
     records = {}
     if not os.path.isdir(folder):
         return records

@@ -35,7 +35,18 @@ TINY = [8, "M", 16, 16, "M", 32, "M"]
 
 
 def random_array(rng, shape, dtype=np.float64):
-    """Standard-normal values of ``dtype`` (integers: 0..255)."""
+    """Standard-normal values of ``dtype`` (integers: 0..255).
+
+    Args:
+        rng (np.random.Generator): where the values come from.
+        shape (tuple of int): the array's shape.
+        dtype: a float or integer dtype.
+
+    Example:
+        >>> a = random_array(np.random.default_rng(0), (2, 3), np.uint8)
+        >>> a.shape, a.dtype, bool(a.max() <= 255)
+        ((2, 3), dtype('uint8'), True)
+    """
     if np.dtype(dtype).kind in "iu":
         return rng.integers(0, 256, size=shape).astype(dtype)
     return rng.standard_normal(shape).astype(dtype)
@@ -46,10 +57,21 @@ def _pair(value):
 
 
 def conv_output_shape(x_shape, w_shape, stride=1, padding=0):
-    """(N, F, OH, OW) of a convolution; OH = (H + 2 * ph - KH) // sh + 1, "same" keeps H and W.
+    """(N, F, OH, OW) of a convolution: the shape formula only, so that backward cases can be drawn
+    without the answer key.
 
-    The shape formula only (no convolution), so that backward cases can be drawn without the
-    answer key.
+    Args:
+        x_shape (tuple of int): (N, C, H, W).
+        w_shape (tuple of int): (F, C, KH, KW).
+        stride (int or pair): (sh, sw).
+        padding (int, pair, "same" or "valid"): (ph, pw); "same" keeps H and W.
+
+    Shape:
+        OH = (H + 2 * ph - KH) // sh + 1 and OW = (W + 2 * pw - KW) // sw + 1.
+
+    Example:
+        >>> conv_output_shape((2, 3, 8, 8), (4, 3, 3, 3), stride=2, padding=1)
+        (2, 4, 4, 4)
     """
     n, _, h, w = x_shape
     f, _, kh, kw = w_shape
@@ -61,7 +83,21 @@ def conv_output_shape(x_shape, w_shape, stride=1, padding=0):
 
 
 def pool_output_shape(x_shape, kernel_size, stride=None, padding=0):
-    """(N, C, OH, OW) of a pooling layer (stride None: the window size)."""
+    """(N, C, OH, OW) of a pooling layer.
+
+    Args:
+        x_shape (tuple of int): (N, C, H, W).
+        kernel_size (int or pair): (KH, KW).
+        stride (int, pair or None): (sh, sw); None: the window size.
+        padding (int or pair): (ph, pw).
+
+    Shape:
+        OH = (H + 2 * ph - KH) // sh + 1 and OW = (W + 2 * pw - KW) // sw + 1.
+
+    Example:
+        >>> pool_output_shape((1, 3, 7, 7), 2)
+        (1, 3, 3, 3)
+    """
     n, c, h, w = x_shape
     kh, kw = _pair(kernel_size)
     sh, sw = (kh, kw) if stride is None else _pair(stride)
@@ -70,7 +106,21 @@ def pool_output_shape(x_shape, kernel_size, stride=None, padding=0):
 
 
 def corr2d_cases(seed=0, n=4, square=True, dtype=np.float64):
-    """(x, k) pairs: 2-D input and kernel, kernel no larger than the input."""
+    """(x, k) pairs: 2-D input and kernel, kernel no larger than the input.
+
+    Args:
+        seed (int): the cases are the same for the same seed (on both sides of the sandbox).
+        n (int): how many cases.
+        square (bool): square inputs and kernels only.
+        dtype: of x and k.
+
+    Example:
+        >>> cases = corr2d_cases(seed=0, n=4)
+        >>> all(x.shape[0] == x.shape[1] >= k.shape[0] == k.shape[1] for x, k in cases)
+        True
+        >>> all(np.array_equal(x, again) for (x, _), (again, _) in zip(cases, corr2d_cases(seed=0, n=4)))
+        True
+    """
     rng = np.random.default_rng(seed)
     cases = []
     for _ in range(n):
@@ -88,9 +138,24 @@ def conv_cases(seed=0, n=4, stride=(1,), padding=(0,), bias=(True, False), squar
                backward=False, max_size=9):
     """Random conv2d cases: dicts with x (N,C,H,W), w (F,C,KH,KW), b, stride, padding.
 
-    stride/padding: tuples of values to draw from (a padding value may be "same" or "valid").
-    backward=True gives dout, x, w, stride, padding for conv2d_backward instead.
     Sizes are small so that a loop-based solution stays fast.
+
+    Args:
+        seed (int): the cases are the same for the same seed.
+        n (int): how many cases.
+        stride, padding (tuple): the values case i takes, in turn (a padding may be "same" or "valid").
+        bias (tuple of bool): whether case i has a bias, in turn.
+        square (bool): square inputs and kernels only.
+        dtype: of every array.
+        backward (bool): cases for conv2d_backward instead: dout, x, w, stride, padding.
+        max_size (int): inputs are smaller than this.
+
+    Example:
+        >>> case = conv_cases(seed=0, n=1, stride=(2,), padding=(1,))[0]
+        >>> sorted(case), case["stride"], case["padding"]
+        (['b', 'padding', 'stride', 'w', 'x'], 2, 1)
+        >>> sorted(conv_cases(seed=0, n=1, backward=True)[0])
+        ['dout', 'padding', 'stride', 'w', 'x']
     """
     rng = np.random.default_rng(seed)
     cases = []
@@ -122,8 +187,20 @@ def pool_cases(seed=0, n=4, kernel_size=(2,), stride=(None,), padding=(0,), squa
                backward=False, ties=False):
     """Random pooling cases: dicts with x (and dout for backward), kernel_size, stride, padding.
 
-    ties=True draws small integers so that windows contain equal values (the gradient of max/min
-    pooling must go to the FIRST extreme value in each window, like PyTorch).
+    Args:
+        seed (int): the cases are the same for the same seed.
+        n (int): how many cases.
+        kernel_size, stride, padding (tuple): the values case i takes, in turn.
+        square (bool): square inputs only.
+        dtype: of every array.
+        backward (bool): add dout, of the output's shape.
+        ties (bool): draw small integers so that windows contain equal values (the gradient of
+            max/min pooling must go to the FIRST extreme value in each window, like PyTorch).
+
+    Example:
+        >>> case = pool_cases(seed=0, n=1, backward=True)[0]
+        >>> pool_output_shape(case["x"].shape, 2) == case["dout"].shape
+        True
     """
     rng = np.random.default_rng(seed)
     cases = []
@@ -148,7 +225,19 @@ def pool_cases(seed=0, n=4, kernel_size=(2,), stride=(None,), padding=(0,), squa
 
 
 def pad_cases(seed=0, n=4, padding=(1,), mode=("zeros",), square=True, dtype=np.float64):
-    """Random pad2d cases: dicts with x (N,C,H,W), padding, mode."""
+    """Random pad2d cases: dicts with x (N,C,H,W), padding, mode.
+
+    Args:
+        seed (int): the cases are the same for the same seed.
+        n (int): how many cases.
+        padding, mode (tuple): the values case i takes, in turn.
+        square (bool): square inputs only.
+        dtype: of x.
+
+    Example:
+        >>> [(c["padding"], c["mode"]) for c in pad_cases(n=2, padding=(1, 2), mode=("zeros", "reflect"))]
+        [(1, 'zeros'), (2, 'reflect')]
+    """
     rng = np.random.default_rng(seed)
     cases = []
     for i in range(n):
@@ -161,7 +250,21 @@ def pad_cases(seed=0, n=4, padding=(1,), mode=("zeros",), square=True, dtype=np.
 
 
 def image_cases(seed=0, n=4, layout="NHWC", dtype=np.uint8, channels=(3,), square=True):
-    """Random image batches: layout "NHWC", "NCHW", "NHW" (grayscale) or "HWC" (one image)."""
+    """Random image batches as 1-tuples ``(images,)``; float images lie in [0, 1].
+
+    Args:
+        seed (int): the cases are the same for the same seed.
+        n (int): how many cases.
+        layout (str): "NHWC", "NCHW", "NHW" (grayscale) or "HWC" (one image).
+        dtype: of the images (uint8: 0..255).
+        channels (tuple of int): the channel count of case i, in turn.
+        square (bool): square images only.
+
+    Example:
+        >>> (images,) = image_cases(seed=0, n=1, layout="HWC", dtype=np.float32)[0]
+        >>> images.ndim, images.shape[-1], images.dtype, bool(0 <= images.min() and images.max() <= 1)
+        (3, 3, dtype('float32'), True)
+    """
     rng = np.random.default_rng(seed)
     cases = []
     for i in range(n):
@@ -178,17 +281,37 @@ def image_cases(seed=0, n=4, layout="NHWC", dtype=np.uint8, channels=(3,), squar
 
 
 def smooth_array_function(x, weights):
-    """tanh(x) * weights + x**2 (elementwise): a smooth test function for numerical gradients."""
+    """tanh(x) * weights + x**2 (elementwise): a smooth test function for numerical gradients.
+
+    Example:
+        >>> smooth_array_function(np.array([0.0, 1.0]), np.array([2.0, 0.0])).tolist()
+        [0.0, 1.0]
+    """
     return np.tanh(x) * weights + x**2
 
 
 def smooth_scalar_function(x, weights):
-    """sum(sin(x) * weights): a smooth scalar test function for numerical gradients."""
+    """sum(sin(x) * weights): a smooth scalar test function for numerical gradients.
+
+    Example:
+        >>> smooth_scalar_function(np.array([0.0, np.pi / 2]), np.array([1.0, 3.0]))
+        3.0
+    """
     return float(np.sum(np.sin(x) * weights))
 
 
 def gradient_cases(seed=0, n=3, dtype=np.float64):
-    """numerical_gradient cases: smooth functions (array-valued with dout, or scalar without)."""
+    """numerical_gradient cases: smooth functions, array-valued (with dout) and scalar (without) in turn.
+
+    Args:
+        seed (int): the cases are the same for the same seed.
+        n (int): how many cases.
+        dtype: of x, the weights and dout.
+
+    Example:
+        >>> [sorted(case) for case in gradient_cases(seed=0, n=2)]
+        [['dout', 'f', 'x'], ['f', 'x']]
+    """
     rng = np.random.default_rng(seed)
     cases = []
     for i in range(n):
@@ -204,7 +327,18 @@ def gradient_cases(seed=0, n=3, dtype=np.float64):
 
 
 def shift_cases(seed=0, n=4, channels=(None, 3), max_shift=3):
-    """shift_image cases: one image (H, W) or (H, W, C) and integer shifts, some negative."""
+    """shift_image cases ``(image, dy, dx)``: one image (H, W) or (H, W, C) and integer shifts, some negative.
+
+    Args:
+        seed (int): the cases are the same for the same seed.
+        n (int): how many cases.
+        channels (tuple): the channel count of case i, in turn (None: a 2-D image).
+        max_shift (int): |dy| and |dx| are at most this.
+
+    Example:
+        >>> [image.ndim for image, dy, dx in shift_cases(seed=0, n=2)]
+        [2, 3]
+    """
     rng = np.random.default_rng(seed)
     cases = []
     for i in range(n):
@@ -217,7 +351,12 @@ def shift_cases(seed=0, n=4, channels=(None, 3), max_shift=3):
 
 
 def as_case(case):
-    """One test case as ``(args, kwargs)``: a dict is keywords, a tuple or list positional arguments."""
+    """One test case as ``(args, kwargs)``: a dict is keywords, a tuple or list positional arguments.
+
+    Example:
+        >>> as_case({"stride": 2}), as_case((1, 2)), as_case(((1,), {"p": 0.5})), as_case(7)
+        (((), {'stride': 2}), ((1, 2), {}), ((1,), {'p': 0.5}), ((7,), {}))
+    """
     if isinstance(case, dict):
         return (), dict(case)
     if isinstance(case, tuple) and len(case) == 2 and isinstance(case[0], tuple) and isinstance(case[1], dict):

@@ -36,14 +36,25 @@ class TimeLimitError(Exception):
 
 
 def to_numpy(value):
-    """torch tensors -> NumPy (for comparison only); anything else unchanged."""
+    """torch tensors -> NumPy (for comparison only); anything else unchanged.
+
+    Example:
+        >>> import torch
+        >>> to_numpy(torch.ones(2)), to_numpy([1, 2])
+        (array([1., 1.], dtype=float32), [1, 2])
+    """
     if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
         return value.detach().cpu().numpy()
     return value
 
 
 def describe(value):
-    """Short description of an argument: arrays as 'dtype (shape)', the rest as repr."""
+    """Short description of an argument: arrays as 'dtype (shape)', functions by name, the rest as repr.
+
+    Example:
+        >>> describe(np.zeros((2, 3))), describe(np.mean), describe("x" * 50)
+        ('float64 (2, 3)', 'mean', "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...")
+    """
     value = to_numpy(value)
     if isinstance(value, np.ndarray):
         return f"{value.dtype} {tuple(value.shape)}"
@@ -54,7 +65,17 @@ def describe(value):
 
 
 def describe_call(name, args, kwargs):
-    """``name(float64 (2, 3), stride=2)``: how a failing case is named in messages."""
+    """``name(float64 (2, 3), stride=2)``: how a failing case is named in messages.
+
+    Args:
+        name (str): the function's name.
+        args (tuple): its positional arguments.
+        kwargs (dict): its keyword arguments.
+
+    Example:
+        >>> describe_call("conv2d", (np.zeros((1, 1, 4, 4)),), {"stride": 2})
+        'conv2d(float64 (1, 1, 4, 4), stride=2)'
+    """
     parts = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
     return f"{name}({', '.join(parts)})"
 
@@ -72,6 +93,25 @@ def assert_matches(actual, expected, name="result", rtol=1e-5, atol=1e-8, check_
     element by element, e.g. ``(dx, dw, db)``). The message says what differs: the type, the
     length, the shape, the dtype, how many values differ, the first wrong index and the
     largest error with its index.
+
+    Args:
+        actual: the student's result.
+        expected: the answer key's result.
+        name (str): names the result in messages (a case, ``conv2d(float64 (2, 3))``).
+        rtol (float): relative tolerance of array and float comparisons.
+        atol (float): absolute tolerance.
+        check_dtype (bool): an array's dtype must be the expected one.
+
+    Example:
+        >>> assert_matches(np.array([1.0, 2.0]), np.array([1.0, 2.0 + 1e-9]))
+        >>> assert_matches(np.array([1.0, 2.5]), np.array([1.0, 2.0]), "out")
+        Traceback (most recent call last):
+        ...
+        cnnlab.grading.compare.MismatchError: out: 1 of 2 values differ (rtol=1e-05, atol=1e-08). First wrong value at ...
+        >>> assert_matches(np.zeros(3, dtype=np.float32), np.zeros(3), "out")
+        Traceback (most recent call last):
+        ...
+        cnnlab.grading.compare.MismatchError: out: wrong dtype: got float32, expected float64 (keep the input's dtype, ...)
     """
     actual = to_numpy(actual)
     expected = to_numpy(expected)
@@ -154,7 +194,12 @@ def _assert_scalar(actual, expected, name, rtol, atol):
 
 
 def resolve_reference(reference):
-    """The answer-key function named by ``reference`` (``"cnnlab.reference.conv2d"``), or ``reference`` itself."""
+    """The answer-key function named by ``reference`` (``"cnnlab.reference.conv2d"``), or ``reference`` itself.
+
+    Example:
+        >>> resolve_reference("cnnlab.reference.conv2d").__name__, resolve_reference(len) is len
+        ('conv2d', True)
+    """
     if isinstance(reference, str):
         module_name, _, attr = reference.rpartition(".")
         return getattr(importlib.import_module(module_name), attr)
@@ -163,7 +208,20 @@ def resolve_reference(reference):
 
 @contextlib.contextmanager
 def time_limit(seconds, what="your function"):
-    """Raise ``TimeLimitError`` inside the block after ``seconds`` (main thread, POSIX only)."""
+    """Raise ``TimeLimitError`` inside the block after ``seconds`` (main thread, POSIX only; elsewhere no limit).
+
+    Args:
+        seconds (float): the limit (0 or None: none).
+        what (str): names what ran too long in the message.
+
+    Example:
+        >>> with time_limit(0.05, "spin()"):
+        ...     while True:
+        ...         pass
+        Traceback (most recent call last):
+        ...
+        cnnlab.grading.compare.TimeLimitError: spin() ran longer than 0.05 s; is there an endless loop?
+    """
     usable = seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     if not usable:
         yield
@@ -190,6 +248,13 @@ def time_limit(seconds, what="your function"):
 
 def as_pair(result, label):
     """``result`` if it is a 2-tuple ``(out, mask)``, else ``MismatchError`` naming ``label``.
+
+    Args:
+        result: what the student's dropout returned.
+        label (str): names the call in the message.
+
+    Returns:
+        tuple: ``result``.
 
     Example:
         >>> as_pair((1, 2), "dropout")
@@ -403,6 +468,10 @@ def assert_model_facts(label, facts, expected_params, input_shape=None, expected
 def assert_accuracy(accuracy, threshold):
     """The held-out ``accuracy`` (a fraction) reaches ``threshold``.
 
+    Args:
+        accuracy (float): the fraction of held-out images classified right.
+        threshold (float): the fraction required.
+
     Example:
         >>> assert_accuracy(0.91, 0.85)
         held-out accuracy 91.0% (required: 85%)
@@ -418,6 +487,11 @@ def assert_accuracy(accuracy, threshold):
 
 def assert_cpu_budget(seconds, budget, how=""):
     """Training took ``seconds`` of CPU time, at most ``budget``; ``how`` says how it was measured.
+
+    Args:
+        seconds (float): the CPU time the training took.
+        budget (float): the CPU seconds allowed.
+        how (str): shown after the budget in the message (e.g. "measured outside the sandbox").
 
     Example:
         >>> assert_cpu_budget(12.0, 60, how="measured outside the sandbox")

@@ -27,7 +27,7 @@ from .compare import (assert_accuracy, assert_architecture, assert_cpu_budget, a
                       assert_model_facts, assert_random_choices, resolve_reference)
 from .compare import time_limit
 from .cases import as_case
-from .static import NUMPY_FORBIDDEN, TORCH_FORBIDDEN
+from .static import NUMPY_FORBIDDEN, TORCH_FORBIDDEN, matches
 
 # torch entry points replaced by tripwires while a NumPy exercise runs (module attributes; aliases
 # taken before the call are caught by the static check instead).
@@ -49,13 +49,6 @@ _NEVER_PATCHED = ("cnnlab.grading",)
 # ---------------------------------------------------------------------------------------------
 # Cheat detection: the static check
 # ---------------------------------------------------------------------------------------------
-
-
-def _matches(module_name, forbidden):
-    """True when ``module_name`` is one of ``forbidden`` or inside one of them."""
-    if not module_name:
-        return False
-    return any(module_name == f or module_name.startswith(f + ".") for f in forbidden)
 
 
 def _owner_module(obj):
@@ -85,7 +78,7 @@ def _forbidden_builtin_ids(forbidden):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # some torch attributes warn when touched
         for module_name, module in list(sys.modules.items()):
-            if module is None or not _matches(module_name, forbidden):
+            if module is None or not matches(module_name, forbidden):
                 continue
             for attr, value in list(vars(module).items()):
                 if isinstance(value, (types.BuiltinFunctionType, types.BuiltinMethodType)) and not _owner_module(value):
@@ -110,6 +103,24 @@ def find_forbidden(func, forbidden=NUMPY_FORBIDDEN):
     the code uses (modules, functions, classes, instances; ``cnnlab.reference.conv2d`` through a
     parent module is caught too), default arguments and closure cells. Functions and classes
     defined in the same notebook are followed recursively, so a helper cannot hide the call.
+
+    Args:
+        func: the student's function or class.
+        forbidden (sequence of str): module names (``static.NUMPY_FORBIDDEN``, ``static.TORCH_FORBIDDEN``).
+
+    Returns:
+        list of str: what was found, sorted; empty when nothing was.
+
+    Example:
+        >>> import cnnlab.reference
+        >>> def honest(x):
+        ...     return np.maximum(x, 0)
+        >>> def shortcut(x):
+        ...     return cnnlab.reference.relu(x)
+        >>> find_forbidden(honest), find_forbidden(shortcut, forbidden=("cnnlab.reference",))
+        ([], ['shortcut uses cnnlab.reference'])
+        >>> find_forbidden(shortcut)  # NUMPY_FORBIDDEN: the whole package
+        ['shortcut -> cnnlab comes from cnnlab']
     """
     forbidden = tuple(forbidden)
     builtin_ids = _forbidden_builtin_ids(forbidden)
@@ -124,12 +135,12 @@ def find_forbidden(func, forbidden=NUMPY_FORBIDDEN):
         if not isinstance(obj, (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType,
                                 functools.partial)) and not callable(obj):
             owner = type(obj).__module__  # an instance, e.g. a prebuilt model
-        if _matches(owner, forbidden):
+        if matches(owner, forbidden):
             problems.append(f"{where} comes from {owner}")
             return True
         if isinstance(obj, type):
             for base in obj.__mro__[1:]:
-                if _matches(base.__module__, forbidden):
+                if matches(base.__module__, forbidden):
                     problems.append(f"{where} subclasses {base.__module__}.{base.__qualname__}")
                     return True
         return False
@@ -167,17 +178,17 @@ def find_forbidden(func, forbidden=NUMPY_FORBIDDEN):
             for instr in dis.get_instructions(co):
                 if instr.opname == "IMPORT_NAME":
                     current_import = instr.argval
-                    if _matches(current_import, forbidden):
+                    if matches(current_import, forbidden):
                         problems.append(f"{where} imports {current_import}")
                 elif instr.opname == "IMPORT_FROM" and current_import:
                     full = f"{current_import}.{instr.argval}"
-                    if _matches(full, forbidden) and not _matches(current_import, forbidden):
+                    if matches(full, forbidden) and not matches(current_import, forbidden):
                         problems.append(f"{where} imports {full}")
                 elif instr.opname in ("LOAD_GLOBAL", "LOAD_NAME") and isinstance(instr.argval, str):
                     name = instr.argval
                     if name in home:
                         value = home[name]
-                        if isinstance(value, types.ModuleType) and not _matches(value.__name__, forbidden):
+                        if isinstance(value, types.ModuleType) and not matches(value.__name__, forbidden):
                             # `cnnlab.reference.conv2d(...)` through the parent package
                             for f in forbidden:
                                 if f.startswith(value.__name__ + "."):
@@ -186,7 +197,7 @@ def find_forbidden(func, forbidden=NUMPY_FORBIDDEN):
                                         problems.append(f"{where} uses {value.__name__}.{child}")
                         visit_object(value, f"{where} -> {name}", home)
             for const in co.co_consts:
-                if isinstance(const, str) and _matches(const, forbidden) and " " not in const:
+                if isinstance(const, str) and matches(const, forbidden) and " " not in const:
                     problems.append(f"{where} names the module {const!r}")
         for value in list(func.__defaults__ or ()) + list((func.__kwdefaults__ or {}).values()):
             visit_object(value, f"{where} (default argument)", home)
@@ -244,13 +255,27 @@ def tripwires(forbidden=NUMPY_FORBIDDEN):
     - The torch entry points in ``_TORCH_ENTRY_POINTS`` are replaced when torch is forbidden.
     - ``import`` of a forbidden module raises.
     Everything is restored on exit, also after an exception.
+
+    Args:
+        forbidden (sequence of str): module names (``static.NUMPY_FORBIDDEN``, ``static.TORCH_FORBIDDEN``).
+
+    Example:
+        >>> import cnnlab.reference
+        >>> relu = cnnlab.reference.relu  # an alias taken before: the static check cannot see it
+        >>> with tripwires():
+        ...     relu(np.ones(2))
+        Traceback (most recent call last):
+        ...
+        cnnlab.grading.compare.CheatingError: your code called cnnlab.reference.activations.relu; this exercise ...
+        >>> relu(np.ones(2))  # restored
+        array([1., 1.])
     """
     forbidden = tuple(forbidden)
     restore = []
     try:
         for module_name, module in list(sys.modules.items()):
-            if (module is None or not module_name.startswith("cnnlab") or not _matches(module_name, forbidden)
-                    or _matches(module_name, _NEVER_PATCHED)):
+            if (module is None or not module_name.startswith("cnnlab") or not matches(module_name, forbidden)
+                    or matches(module_name, _NEVER_PATCHED)):
                 continue
             for attr, value in list(vars(module).items()):
                 if isinstance(value, types.FunctionType) and value.__module__ == module_name and not value.__closure__:
@@ -270,7 +295,7 @@ def tripwires(forbidden=NUMPY_FORBIDDEN):
                         restore.append(functools.partial(delattr, value, "__init__"))
         for module_name, attrs in _TORCH_ENTRY_POINTS.items():
             module = sys.modules.get(module_name)
-            if module is None or not _matches(module_name, forbidden):
+            if module is None or not matches(module_name, forbidden):
                 continue
             for attr in attrs:
                 if attr in vars(module):
@@ -282,7 +307,7 @@ def tripwires(forbidden=NUMPY_FORBIDDEN):
         def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
             if level == 0:
                 wanted = [name] + [f"{name}.{f}" for f in (fromlist or ()) if isinstance(f, str)]
-                if any(_matches(w, forbidden) for w in wanted):
+                if any(matches(w, forbidden) for w in wanted):
                     raise CheatingError(f"your code imports {name}; this exercise asks you to write it yourself")
             return original_import(name, globals, locals, fromlist, level)
 
@@ -304,7 +329,22 @@ def _static_check(func, forbidden, name):
 
 
 def call_student(func, *args, forbidden=NUMPY_FORBIDDEN, seconds=10, name=None, **kwargs):
-    """Call the student's ``func(*args, **kwargs)`` after the static check, under tripwires and a time limit."""
+    """Call the student's ``func(*args, **kwargs)`` after the static check, under tripwires and a time limit.
+
+    Args:
+        func: the student's function.
+        *args, **kwargs: its arguments.
+        forbidden (sequence of str): modules it may not use (``CheatingError``).
+        seconds (float): how long it may run (``TimeLimitError``).
+        name (str): names it in messages (default: its ``__name__``).
+
+    Returns:
+        what ``func`` returned.
+
+    Example:
+        >>> call_student(lambda x: x * 2, np.arange(3))
+        array([0, 2, 4])
+    """
     name = name or getattr(func, "__name__", "your function")
     if not callable(func):
         raise TypeError(f"{name} must be a function, got {type(func).__name__}")
@@ -330,11 +370,30 @@ def check(student, reference, cases, name=None, rtol=1e-5, atol=1e-8, check_dtyp
           forbidden=NUMPY_FORBIDDEN, seconds=10, quiet=False):
     """Compare ``student(*args, **kwargs)`` with ``reference(*args, **kwargs)`` on every case.
 
-    reference: a function or its dotted name (``"cnnlab.reference.conv2d"``).
-    cases:     an iterable of argument tuples, kwargs dicts or ``(args, kwargs)`` pairs.
     The expected value is computed first, outside the tripwires; both functions get their own
     deep copy of the arguments (so modifying an input in place cannot hide a bug). The first
-    mismatch raises ``MismatchError`` naming the case; a forbidden call raises ``CheatingError``.
+    mismatch raises ``MismatchError`` naming the case; a forbidden call raises ``CheatingError``;
+    the release's ``raise NotImplementedError()`` stub raises ``NotWrittenError``.
+
+    Args:
+        student: the student's function.
+        reference: the answer key, a function or its dotted name (``"cnnlab.reference.conv2d"``).
+        cases: an iterable of argument tuples, kwargs dicts or ``(args, kwargs)`` pairs.
+        name (str): names the function in messages (default: its ``__name__``).
+        rtol, atol, check_dtype: as in :func:`~cnnlab.grading.compare.assert_matches`.
+        forbidden (sequence of str): modules the student's function may not use.
+        seconds (float): how long one call may run.
+        quiet (bool): print nothing when every case matches.
+
+    Example:
+        >>> def relu(x):
+        ...     return np.where(x > 0, x, 0.0)
+        >>> check(relu, "cnnlab.reference.relu", [(np.array([-1.0, 2.0]),), (np.zeros((2, 2)),)])
+        relu: all 2 cases match the answer key
+        >>> check(lambda x: np.abs(x), "cnnlab.reference.relu", [(np.array([-1.0, 2.0]),)], name="relu")
+        Traceback (most recent call last):
+        ...
+        cnnlab.grading.compare.MismatchError: relu(float64 (2,)): 1 of 2 values differ (rtol=1e-05, atol=1e-08). ...
     """
     reference = resolve_reference(reference)
     name = name or getattr(student, "__name__", None) or reference.__name__
@@ -358,7 +417,26 @@ def check(student, reference, cases, name=None, rtol=1e-5, atol=1e-8, check_dtyp
 
 def expect_error(student, args, kwargs=None, errors=(ValueError, TypeError), name=None,
                  forbidden=NUMPY_FORBIDDEN, seconds=10):
-    """Check that ``student(*args, **kwargs)`` raises one of ``errors`` (bad input)."""
+    """Check that ``student(*args, **kwargs)`` raises one of ``errors`` (bad input).
+
+    Args:
+        student: the student's function.
+        args (tuple): the bad positional arguments.
+        kwargs (dict): the bad keyword arguments.
+        errors (tuple of exception types): what it may raise.
+        name, forbidden, seconds: as in :func:`check`.
+
+    Example:
+        >>> def output_size(n, kernel_size):
+        ...     if kernel_size > n:
+        ...         raise ValueError(f"kernel_size={kernel_size} is larger than the input size {n}")
+        ...     return n - kernel_size + 1
+        >>> expect_error(output_size, (3, 5))
+        >>> expect_error(output_size, (5, 3))
+        Traceback (most recent call last):
+        ...
+        cnnlab.grading.compare.MismatchError: output_size(5, 3) should raise ValueError or TypeError, but returned normally
+    """
     kwargs = kwargs or {}
     name = name or getattr(student, "__name__", "your function")
     label = describe_call(name, args, kwargs)
@@ -383,6 +461,22 @@ def check_dropout(dropout, p_values=(0.2, 0.5, 0.8), dtype=np.float64, shape=(20
     mode, and checks what must hold (``compare.assert_inverted_dropout``): shapes and dtype, mask
     values 0 or 1/(1-p), out = x * mask, the fraction dropped close to p, the same seed giving the
     same mask, and evaluation mode being the identity.
+
+    Args:
+        dropout: the student's ``dropout(x, p, training, rng)``.
+        p_values (sequence of float): the drop probabilities tried.
+        dtype, shape: of the input x (seeded normal values).
+        seed (int): seeds x; the rng handed to ``dropout`` is seeded with ``seed + 1``.
+        forbidden (sequence of str): modules it may not use.
+
+    Example:
+        >>> def dropout(x, p=0.5, training=True, rng=None):
+        ...     if not training:
+        ...         return x.copy(), np.ones_like(x)
+        ...     mask = (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1 - p)
+        ...     return x * mask, mask
+        >>> check_dropout(dropout, p_values=(0.5,), shape=(50, 50))
+        dropout: behaves like inverted dropout for p in [0.5] (float64)
     """
     x = random_array(np.random.default_rng(seed), shape, dtype)
 
@@ -396,7 +490,23 @@ def check_dropout(dropout, p_values=(0.2, 0.5, 0.8), dtype=np.float64, shape=(20
 def check_random_augmentation(student, candidates, label, calls=200, seed=0, forbidden=NUMPY_FORBIDDEN):
     """Call ``student(rng)`` many times: every output must be one of ``candidates`` (list of arrays),
     more than one candidate must occur, and none may take more than 3/4 of the calls (unless
-    there is only one). The rng is seeded, so the outcome is reproducible."""
+    there is only one). The rng is seeded, so the outcome is reproducible.
+
+    Args:
+        student: the student's ``f(rng)`` (e.g. a random flip of a fixed image).
+        candidates (list of np.ndarray): the allowed results.
+        label (str): names the function in messages.
+        calls (int): how many calls.
+        seed (int): seeds the one rng all calls share.
+        forbidden (sequence of str): modules it may not use.
+
+    Example:
+        >>> image = np.arange(6.0).reshape(2, 3)
+        >>> def random_flip(rng):
+        ...     return image[:, ::-1] if rng.random() < 0.5 else image
+        >>> check_random_augmentation(random_flip, [image, image[:, ::-1]], "random_flip", calls=50)
+        random_flip: 50 calls, 2 different results, all allowed
+    """
     rng = np.random.default_rng(seed)
     results = [call_student(student, rng, forbidden=forbidden, name=label) for _ in range(calls)]
     assert_random_choices(results, candidates, label)
@@ -414,7 +524,21 @@ def _torch():
 
 def check_cnn(model, input_shape=(5, 1, 28, 28), num_classes=10, min_convs=2, max_params=1_000_000):
     """Architecture checks for exercise 07: an nn.Module with convolutions, pooling, the right
-    output shape and a sensible size."""
+    output shape and a sensible size (``compare.assert_architecture``).
+
+    Args:
+        model (torch.nn.Module): what the student's ``build_model()`` returned.
+        input_shape (tuple of int): the zeros the model is run on.
+        num_classes (int): the logits per image.
+        min_convs (int): at least this many ``nn.Conv2d``.
+        max_params (int): at most this many parameters.
+
+    Example:
+        >>> from torch import nn
+        >>> check_cnn(nn.Sequential(nn.Conv2d(1, 4, 3), nn.MaxPool2d(2), nn.Conv2d(4, 8, 3), nn.Flatten(),
+        ...                         nn.Linear(8 * 11 * 11, 10)))  # 28 -> 26 -> 13 -> 11
+        architecture: 2 conv layers, 1 pooling layers, 10,026 parameters, output (5, 10)
+    """
     pytorch = _torch()
     nn = pytorch.nn
     if not isinstance(model, nn.Module):
@@ -435,6 +559,26 @@ def check_model(student, reference, cases, name=None, forbidden=TORCH_FORBIDDEN,
 
     Cases with ``image_size`` >= 128 are built on the "meta" device (no memory, no time), where
     only the parameter count is compared.
+
+    Args:
+        student: the student's class or function.
+        reference: the answer key's, or its dotted name (``"cnnlab.models.VGG"``).
+        cases (list of dict): keyword arguments of both.
+        name (str): names the function in messages.
+        forbidden (sequence of str): modules it may not use.
+        seconds (float): how long building or running one model may take.
+        input_size (int): the batch's height and width when a case has no ``image_size`` (default 32).
+
+    Example:
+        >>> from torch import nn
+        >>> def features(cfg, in_channels=3, batch_norm=False):
+        ...     layers = []
+        ...     for item in cfg:
+        ...         layers += [nn.MaxPool2d(2)] if item == "M" else [nn.Conv2d(in_channels, item, 3, padding=1), nn.ReLU()]
+        ...         in_channels = in_channels if item == "M" else item
+        ...     return nn.Sequential(*layers)
+        >>> check_model(features, "cnnlab.grading.keys.reference_vgg_features", [{"cfg": [4, "M", 8]}], input_size=8)
+        features: all 1 models have the right number of parameters and output shape
     """
     pytorch = _torch()
     reference = resolve_reference(reference)
@@ -469,13 +613,27 @@ def check_accuracy(model, images, labels, threshold):
     """The model's accuracy on held-out images, measured by the grader, must reach ``threshold``.
 
     Returns nothing on purpose: nbgrader would read a number shown by a test cell as partial credit.
+
+    Args:
+        model (torch.nn.Module): the student's trained model.
+        images (torch.Tensor): the held-out images.
+        labels (torch.Tensor): their labels.
+        threshold (float): the fraction required.
     """
     assert_accuracy(keys.accuracy_of(model, images, labels), threshold)
 
 
 def fashion_mnist_tensors(train=3000, test=1000):
     """The grader's Fashion-MNIST tensors (``keys.fashion_mnist_tensors``); starts the CPU clock of
-    ``check_cpu_budget``, as the grader's clock starts when it hands the data in."""
+    ``check_cpu_budget``, as the grader's clock starts when it hands the data in.
+
+    Args:
+        train (int): how many training images.
+        test (int): how many held-out images.
+
+    Returns:
+        tuple: ``(x_train, y_train, x_test, y_test)`` (float32 images in [0, 1], int64 labels).
+    """
     global _cpu_mark
     _cpu_mark = time.process_time()
     return keys.fashion_mnist_tensors(train=train, test=test)
@@ -486,7 +644,16 @@ _cpu_mark = None
 
 def check_cpu_budget(budget, cpu_seconds=None):
     """Training must fit in ``budget`` seconds of CPU time (all threads), counted from the moment
-    ``fashion_mnist_tensors`` handed the data in (the grader measures the same, from outside)."""
+    ``fashion_mnist_tensors`` handed the data in (the grader measures the same, from outside).
+
+    Args:
+        budget (float): the CPU seconds allowed.
+        cpu_seconds (float): the time to judge (default: this process's CPU time since the data came).
+
+    Example:
+        >>> check_cpu_budget(60, cpu_seconds=12.5)
+        training took 12.5 s of CPU time (budget 60 s)
+    """
     if cpu_seconds is None:
         if _cpu_mark is None:
             raise MismatchError("no CPU time measured: run the training cell (fashion_mnist_tensors) first")
@@ -495,5 +662,10 @@ def check_cpu_budget(budget, cpu_seconds=None):
 
 
 def observe(value, label="value"):
-    """The value as the student's code left it (in the sandbox it is recorded; here it is itself)."""
+    """The value as the student's code left it (in the sandbox it is recorded; here it is itself).
+
+    Example:
+        >>> observe([1, 2], "the input after the call")
+        [1, 2]
+    """
     return value

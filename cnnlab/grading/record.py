@@ -94,7 +94,15 @@ def _run(func, args, kwargs, label, seconds):
 
 def check(student, reference, cases, name=None, rtol=1e-5, atol=1e-8, check_dtype=True, forbidden=None,
           seconds=10, quiet=False):
-    """Call ``student`` on every case (a deep copy each) and record the results."""
+    """Call ``student`` on every case (a deep copy each) and record the results.
+
+    The arguments are those of :func:`cnnlab.grading.learner.check`; ``reference`` and the
+    tolerances are used on the trusted side only. A case whose call raises stops the cell, as there.
+
+    Example:
+        >>> check(lambda x: x + 1, "cnnlab.reference.relu", [(np.zeros(2),)], name="shift")
+        shift: results recorded; the grader compares them outside the sandbox
+    """
     name = name or getattr(student, "__name__", "your function")
     for args, kwargs in (as_case(c) for c in cases):
         ok, value = _run(student, copy.deepcopy(args), copy.deepcopy(kwargs), describe_call(name, args, kwargs), seconds)
@@ -104,13 +112,25 @@ def check(student, reference, cases, name=None, rtol=1e-5, atol=1e-8, check_dtyp
 
 
 def expect_error(student, args, kwargs=None, errors=(ValueError, TypeError), name=None, forbidden=None, seconds=10):
-    """Call ``student`` on bad input and record the error it raised (or what it returned)."""
+    """Call ``student`` on bad input and record the error it raised (or what it returned).
+
+    The arguments are those of :func:`cnnlab.grading.learner.expect_error`; the error is judged on
+    the trusted side, so nothing is raised here.
+
+    Example:
+        >>> expect_error(lambda n: n // 0, (3,))
+    """
     kwargs = kwargs or {}
     _run(student, args, kwargs, describe_call(name or getattr(student, "__name__", "f"), args, kwargs), seconds)
 
 
 def call_student(func, *args, forbidden=None, seconds=10, name=None, **kwargs):
-    """Call the student's function, record its result and return it (its error is raised again)."""
+    """Call the student's function, record its result and return it (its error is raised again).
+
+    Example:
+        >>> call_student(lambda x, y: x * y, 3, y=4)
+        12
+    """
     label = describe_call(name or getattr(func, "__name__", "your function"), args, kwargs)
     ok, value = _run(func, args, kwargs, label, seconds)
     if not ok:
@@ -119,7 +139,12 @@ def call_student(func, *args, forbidden=None, seconds=10, name=None, **kwargs):
 
 
 def observe(value, label="value"):
-    """Record ``value`` as the student's code left it (e.g. an input that must not change)."""
+    """Record ``value`` as the student's code left it (e.g. an input that must not change).
+
+    Example:
+        >>> observe([1, 2], "the input after the call")
+        [1, 2]
+    """
     _save(label, "ok", value)
     return value
 
@@ -137,7 +162,8 @@ def check_cpu_budget(*args, **kwargs):
 
 
 def check_dropout(dropout, p_values=(0.2, 0.5, 0.8), dtype=np.float64, shape=(200, 300), seed=0, forbidden=None):
-    """The calls of the trusted ``check_dropout``, in the same order, recorded."""
+    """The calls of the trusted ``check_dropout``, in the same order, recorded: per ``p`` two calls
+    with the rng seeded ``seed + 1``, then one in evaluation mode (arguments as in the learner's)."""
     rng = np.random.default_rng(seed)
     x = random_array(rng, shape, dtype)  # noqa: F405
     for p in p_values:
@@ -151,7 +177,7 @@ def check_dropout(dropout, p_values=(0.2, 0.5, 0.8), dtype=np.float64, shape=(20
 
 
 def check_random_augmentation(student, candidates, label, calls=200, seed=0, forbidden=None):
-    """Call ``student(rng)`` ``calls`` times; record all the results as one list."""
+    """Call ``student(rng)`` ``calls`` times (one rng seeded ``seed``); record all the results as one list."""
     rng = np.random.default_rng(seed)
     results = []
     try:

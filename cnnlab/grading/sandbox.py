@@ -47,13 +47,14 @@ class SandboxUnavailable(RuntimeError):
 
 
 def sandbox_disabled():
-    """True when the environment asks for grading without the sandbox (``CNNLAB_NO_SANDBOX=1``)."""
+    """True when the environment asks for grading without the sandbox (``CNNLAB_NO_SANDBOX=1``, "true" or "yes")."""
     return os.environ.get("CNNLAB_NO_SANDBOX", "").strip().lower() in ("1", "true", "yes")
 
 
 @functools.lru_cache(maxsize=None)
 def check_bwrap():
-    """Path of ``bwrap`` after a trial run; raises :class:`SandboxUnavailable` saying what to install."""
+    """Path of ``bwrap`` after a trial run (once per process); raises :class:`SandboxUnavailable` saying what to
+    install, or what to allow, when bubblewrap is missing or cannot create its namespaces."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {INSTALL_HINT} (grading refuses to run "
@@ -89,7 +90,12 @@ def _root_links():
 
 
 def parse_size(text):
-    """'4G', '512M', '1024' -> bytes."""
+    """'4G', '512M', '1024' -> bytes (binary units; a trailing B or iB is allowed).
+
+    Example:
+        >>> parse_size("4G"), parse_size("512MiB"), parse_size(1024)
+        (4294967296, 536870912, 1024)
+    """
     text = str(text).strip().upper().removesuffix("B").removesuffix("I")
     factor = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}.get(text[-1:], 1)
     return int(float(text[:-1] if factor > 1 else text) * factor)
@@ -99,6 +105,13 @@ def process_tree_cpu_seconds(root_pid):
     """CPU seconds (user + system, also of reaped children) of ``root_pid`` and all its descendants.
 
     Read from /proc outside the sandbox: nothing the student's code does inside can change it.
+
+    Args:
+        root_pid (int): the process (the kernel's launcher) whose tree is counted.
+
+    Example:
+        >>> process_tree_cpu_seconds(os.getpid()) > 0  # this Python has used some CPU time
+        True
     """
     ticks = os.sysconf("SC_CLK_TCK")
     parents, times = {}, {}
@@ -134,10 +147,16 @@ class Sandbox:
         file_size: largest file the sandbox may write.
         enabled: False runs the kernel without bwrap (``--no-sandbox``), same scratch layout.
 
-    Example::
+    A kernel is started with ``box.wrap([sys.executable, "-m", "ipykernel_launcher", "-f",
+    box.connection_file])``; the scratch directory goes when the ``with`` block ends.
 
-        with Sandbox(allow_torch=False) as box:
-            command = box.wrap([sys.executable, "-m", "ipykernel_launcher", "-f", box.connection_file])
+    Example:
+        >>> with Sandbox(enabled=False, memory="1G") as box:
+        ...     command = box.wrap(["python", "-c", "print(1)"])
+        ...     print(sorted(os.listdir(box.scratch)))
+        ['absent', 'conn', 'group', 'home', 'inbox', 'outbox', 'package', 'passwd', 'work']
+        >>> command[:2], "--as=1073741824" in command, command[-3:], os.path.exists(box.scratch)
+        (['/usr/bin/env', '-i'], True, ['python', '-c', 'print(1)'], False)
     """
 
     def __init__(self, allow_torch=False, memory="4G", cpu_seconds=1800, processes=1024, file_size="256M",
@@ -181,6 +200,7 @@ class Sandbox:
         self.close()
 
     def close(self):
+        """Remove the scratch directory (the sandbox's files, the outbox, the kernel's sockets)."""
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def copy_into_work(self, folder, max_bytes=20_000_000):
@@ -196,6 +216,7 @@ class Sandbox:
                     os.chown(os.path.join(self.work, name), NOBODY, NOBODY)
 
     def environment(self):
+        """The kernel's whole environment: nothing of the grader's own variables gets in."""
         return {
             "HOME": self.home, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": "/tmp",
             "PYTHONPATH": self.package, "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
@@ -268,6 +289,7 @@ class Sandbox:
         return args + self.limits() + list(command)
 
     def clear_outbox(self):
+        """Remove everything in the outbox (before a test cell runs, so that its records are its own)."""
         for name in os.listdir(self.outbox):
             path = os.path.join(self.outbox, name)
             if os.path.isdir(path) and not os.path.islink(path):
@@ -296,7 +318,18 @@ def _site_packages():
 
 
 def build_student_package(target):
-    """Write the student-side ``cnnlab`` package into ``target``: grading records, the rest is absent."""
+    """Write the student-side ``cnnlab`` package into ``target``: grading records, the rest is absent.
+
+    ``cnnlab.grading`` holds copies of ``STUDENT_SIDE_MODULES`` and imports ``record``; every
+    module of ``ANSWER_KEY_MODULES`` is a placeholder whose functions raise ``AnswerKeyUnavailable``.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as target:
+        ...     build_student_package(target)
+        ...     print(sorted(os.listdir(os.path.join(target, "cnnlab", "grading"))))
+        ['__init__.py', 'boundary.py', 'cases.py', 'compare.py', 'record.py', 'static.py']
+    """
     here = os.path.dirname(os.path.abspath(__file__))
     package = os.path.join(target, "cnnlab")
     grading = os.path.join(package, "grading")

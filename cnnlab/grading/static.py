@@ -24,7 +24,12 @@ _MAGIC = re.compile(r"^\s*[%!].*$", re.MULTILINE)
 
 
 def matches(module_name, forbidden):
-    """True when ``module_name`` is one of ``forbidden`` or inside one of them."""
+    """True when ``module_name`` is one of ``forbidden`` or inside one of them.
+
+    Example:
+        >>> matches("scipy.signal", ("scipy",)), matches("scipyx", ("scipy",)), matches("", ("scipy",))
+        (True, False, False)
+    """
     return bool(module_name) and any(module_name == f or module_name.startswith(f + ".") for f in forbidden)
 
 

@@ -31,7 +31,17 @@ __all__ = ["StudentFunction", "TrustedGrading", "run_test_cell"]
 
 
 class StudentFunction:
-    """Stands for a function or class of the submission on the trusted side. It cannot be called."""
+    """Stands for a function or class of the submission on the trusted side. It cannot be called.
+
+    Example:
+        >>> conv2d = StudentFunction("conv2d")
+        >>> conv2d
+        <student's conv2d>
+        >>> conv2d(1)
+        Traceback (most recent call last):
+        ...
+        RuntimeError: conv2d is the student's code: it runs only inside the sandbox
+    """
 
     def __init__(self, name):
         self.__name__ = name
@@ -82,6 +92,12 @@ class TrustedGrading:
     # -- the records of one test cell ---------------------------------------------------------
 
     def begin_cell(self, grade_id, sandbox_error=""):
+        """Before a test cell: its records, in the order the sandbox wrote them, are what comes next.
+
+        Args:
+            grade_id (str): the test cell.
+            sandbox_error (str): the error the cell stopped with in the sandbox (shown when a record is missing).
+        """
         self._cell = grade_id
         cell = self._records.get(grade_id, {})
         self._queue = [cell[k] for k in sorted(cell)]
@@ -250,7 +266,34 @@ def _student_names(tree_names, namespace):
 
 
 def run_test_cell(source, namespace, grading, grade_id, sandbox_error=""):
-    """Execute one test cell's (trusted) source on the trusted side; returns nbformat outputs."""
+    """Execute one test cell's (trusted) source on the trusted side; returns nbformat outputs.
+
+    Every name of the source that ``namespace`` and the builtins do not define is the student's: it
+    is bound to a :class:`StudentFunction`, so the cell can name it but nothing calls it.
+
+    Args:
+        source (str): the instructor's test cell (from the gradebook, not the submission).
+        namespace (dict): the globals the test cells share (:func:`trusted_namespace`).
+        grading (TrustedGrading): its ``begin_cell`` and ``end_cell`` frame the cell.
+        grade_id (str): the cell, the key of its records.
+        sandbox_error (str): the error the cell stopped with in the sandbox.
+
+    Returns:
+        list of dict: a stdout stream output (if anything was printed) and an error output (if the
+        cell raised: its points are lost).
+
+    Example:
+        >>> records = {"test_relu": {0: {"status": "ok", "value": np.array([0.0, 2.0])}}}
+        >>> grading = TrustedGrading(records, tainted={})
+        >>> cell = 'grading.check(relu, "cnnlab.reference.relu", [(np.array([-1.0, 2.0]),)])'
+        >>> outputs = run_test_cell(cell, trusted_namespace(grading, allow_torch=False), grading, "test_relu")
+        >>> [(o["output_type"], o["text"].strip()) for o in outputs]
+        [('stream', 'relu: all 1 cases match the answer key')]
+        >>> grading = TrustedGrading({}, tainted={})
+        >>> outputs = run_test_cell(cell, trusted_namespace(grading, allow_torch=False), grading, "test_relu")
+        >>> outputs[0]["evalue"]
+        'relu(float64 (2,)): no result came back from the sandbox.'
+    """
     import ast
 
     names = sorted({node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)})
@@ -276,7 +319,16 @@ def run_test_cell(source, namespace, grading, grade_id, sandbox_error=""):
 
 
 def trusted_namespace(grading, allow_torch):
-    """What a test cell finds defined on the trusted side: np, grading, time, math (torch, nn)."""
+    """What a test cell finds defined on the trusted side: np, grading, time, math (torch, nn).
+
+    Args:
+        grading (TrustedGrading): bound to the name ``grading``.
+        allow_torch (bool): a PyTorch exercise: ``torch`` and ``nn`` are defined too.
+
+    Example:
+        >>> sorted(k for k in trusted_namespace(TrustedGrading({}, {}), allow_torch=False) if not k.startswith("__"))
+        ['grading', 'math', 'np', 'time']
+    """
     namespace = {"__builtins__": builtins, "__name__": "__trusted_test_cells__", "np": np, "grading": grading,
                  "time": time, "math": math}
     if allow_torch:
