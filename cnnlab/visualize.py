@@ -36,6 +36,7 @@ import numpy as np
 import torch as pytorch
 import torch.nn.functional as F
 
+from cnnlab.checks import positive_int
 from cnnlab.models import eval_mode
 
 __all__ = [
@@ -516,8 +517,7 @@ def _check_ascent(input_shape, steps, lr, l2):
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"input_shape must be (C, H, W) with positive sizes, got {tuple(input_shape)}")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    positive_int(steps, "steps")
     if not lr > 0 or not l2 >= 0:
         raise ValueError(f"lr must be > 0 and l2 >= 0, got lr={lr!r}, l2={l2!r}")
     return shape

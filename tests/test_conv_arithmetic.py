@@ -223,7 +223,7 @@ def test_measured_field_sees_holes_of_a_gridded_dilated_stack():
 def test_layer_rejects_bad_geometry():
     with pytest.raises(ValueError, match="kind"):
         Layer("dense", 3)
-    with pytest.raises(ValueError, match="stride must be at least 1"):
+    with pytest.raises(ValueError, match="stride must be a positive int"):
         conv(3, stride=0)
     with pytest.raises(TypeError, match="kernel_size must be an int"):
         conv(2.5)
@@ -249,7 +249,7 @@ def test_bottleneck_is_cheaper_and_counts_match_torch():
         model = torch_block(block)
         assert params == count_parameters(model) and macs == measured_macs(model, (1, 32, 8, 8))
     assert block_cost(bottleneck_block())[0] * 8 < block_cost(plain_block())[0]
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match="c_in must be a positive int, got 0"):
         conv_cost(0, 4, 3, 5)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnlab.checks import positive_int
+
 __all__ = ["confusion_matrix", "confusion_matrix_loop", "plot_confusion", "show_mistakes", "plot_benchmark"]
 
 
@@ -22,8 +24,7 @@ def _check_labels(labels, predicted, num_classes):
         raise ValueError(
             f"labels and predicted must be 1-D of equal length, got shapes {labels.shape} and {predicted.shape}"
         )
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    num_classes = positive_int(num_classes, "num_classes")
     for name, values in (("labels", labels), ("predicted", predicted)):
         if not np.issubdtype(values.dtype, np.integer):
             raise TypeError(f"{name} must hold integer class indices, got dtype {values.dtype}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnnlab.checks import as_int
+from cnnlab.checks import positive_int
 
 __all__ = ["ConvCost", "conv_cost", "plain_block", "bottleneck_block", "block_cost", "torch_block",
            "measured_macs"]
@@ -47,10 +47,8 @@ def conv_cost(c_in, c_out, kernel_size, out_size, bias=True):
         >>> conv_cost(256, 256, 3, 56).params
         590080
     """
-    c_in, c_out = as_int(c_in, "c_in"), as_int(c_out, "c_out")
-    k, n = as_int(kernel_size, "kernel_size"), as_int(out_size, "out_size")
-    if min(c_in, c_out, k, n) < 1:
-        raise ValueError(f"c_in, c_out, kernel_size and out_size must be at least 1, got {(c_in, c_out, k, n)}")
+    c_in, c_out = positive_int(c_in, "c_in"), positive_int(c_out, "c_out")
+    k, n = positive_int(kernel_size, "kernel_size"), positive_int(out_size, "out_size")
     params = c_out * (c_in * k * k + int(bool(bias)))
     macs = c_out * n * n * c_in * k * k
     return ConvCost(c_in, c_out, k, n, params, macs)

@@ -120,9 +120,7 @@ def filter_bank(names, in_channels=1, dtype=np.float32):
     names = list(names)
     if not names:
         raise ValueError("names must hold at least one kernel name, got an empty sequence")
-    c = operator.index(in_channels)
-    if c < 1:
-        raise ValueError(f"in_channels must be at least 1, got {c}")
+    c = positive_int(in_channels, "in_channels")
     kernels = [kernel(name, np.float64) for name in names]
     return np.stack([np.repeat(k[None] / c, c, axis=0) for k in kernels]).astype(dtype)
 

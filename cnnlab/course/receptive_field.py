@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cnnlab.checks import as_int
+from cnnlab.checks import as_int, positive_int
 
 __all__ = ["Layer", "conv", "pool", "receptive_fields", "build_stack", "measured_field",
            "field_growth_figure", "field_footprints_figure"]
@@ -41,8 +41,7 @@ class Layer:
         if self.kind not in ("conv", "pool"):
             raise ValueError(f'kind must be "conv" or "pool", got {self.kind!r}')
         for name in ("kernel_size", "stride", "dilation"):
-            if as_int(getattr(self, name), name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+            positive_int(getattr(self, name), name)
         if self.kind == "pool" and self.dilation != 1:
             raise ValueError(f"a pooling layer has no dilation here, got dilation={self.dilation}")
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from cnnlab.checks import positive_int
+
 __all__ = ["extract_patches_naive", "extract_patches", "standardise", "Whitening", "fit_zca", "covariance"]
 
 
@@ -30,10 +32,7 @@ def _check_image(image, size, stride):
         image = image[:, :, None]
     if image.ndim != 3:
         raise ValueError(f"image must be (H, W) or (H, W, C); got shape {image.shape}")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise TypeError(f"size must be a positive int, got {size!r}")
-    if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
-        raise TypeError(f"stride must be a positive int, got {stride!r}")
+    size, stride = positive_int(size, "size"), positive_int(stride, "stride")
     if size > image.shape[0] or size > image.shape[1]:
         raise ValueError(f"size {size} is larger than the image of shape {image.shape}")
     return image.astype(np.float64, copy=False)

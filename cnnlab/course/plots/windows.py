@@ -17,7 +17,7 @@ from matplotlib.collections import PatchCollection
 from matplotlib.patches import Rectangle
 
 from cnnlab import reference
-from cnnlab.checks import conv_geometry, pair, pool_geometry
+from cnnlab.checks import conv_geometry, pair, pool_geometry, positive_int
 
 CELL = 0.42  # inches per drawn cell
 PAD_COLOUR = "#d9d9d9"
@@ -147,9 +147,7 @@ def conv_steps_figure(x, k, stride=1, padding=0, steps=4):
     total = oh * ow
     if steps is None:
         steps = total
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be a positive integer or None, got {steps!r}")
-    steps = min(int(steps), total)
+    steps = min(positive_int(steps, "steps"), total)
     kh, kw = k.shape
     hp, wp = x_padded.shape
     widths = [wp, kw, ow]
