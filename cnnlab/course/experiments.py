@@ -17,7 +17,7 @@ the chapters stay short and the code is tested.
 
 import numpy as np
 import torch as pytorch
-from cnnlab.checks import positive_int
+from cnnlab.checks import as_rng, positive_int
 
 __all__ = [
     "fashion_subsets",
@@ -57,7 +57,7 @@ def fashion_subsets(train_per_class, val_per_class, seed=0, pool=20000, root=Non
 
     train_per_class = positive_int(train_per_class, "train_per_class")
     val_per_class = positive_int(val_per_class, "val_per_class")
-    rng = np.random.default_rng(seed)
+    rng = as_rng(seed)
     out = []
     for split, per_class, limit in (("train", train_per_class, pool), ("test", val_per_class, None)):
         images, labels = data.load_fashion_mnist(split, limit=limit, root=root)
