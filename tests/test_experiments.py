@@ -5,6 +5,8 @@ import pytest
 import torch
 from torch import nn
 
+from test_seed_runs import separable  # two classes told apart by the left half's brightness
+
 from cnnlab.course.experiments import (
     compare_training,
     eval_accuracies,
@@ -58,22 +60,13 @@ def test_tail_mean_and_gap_read_the_last_epochs():
         generalization_gap({"acc": [1.0], "val_acc": []})
 
 
-def separable_data(n=64, seed=0):
-    """Two classes told apart by the brightness of the left half: learnable in a few epochs."""
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, 1, 8, 8, generator=generator) * 0.2
-    y = torch.arange(n) % 2
-    x[y == 1, :, :, :4] += 0.7
-    return x, y
-
-
 def tiny_net():
     # tanh, not ReLU: with two channels a ReLU net can start dead and never learn
     return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Tanh(), nn.Flatten(), nn.Dropout(0.0), nn.Linear(128, 2))
 
 
 def test_compare_training_same_seed_gives_same_run_and_variants_differ():
-    train, val = separable_data(seed=0), separable_data(seed=1)
+    train, val = separable(64, 0), separable(64, 1)
     variants = {
         "a": {"model": tiny_net},
         "b": {"model": tiny_net},
@@ -92,7 +85,7 @@ def test_compare_training_same_seed_gives_same_run_and_variants_differ():
 
 
 def test_compare_training_rejects_malformed_variants():
-    train = separable_data()
+    train = separable(64, 0)
     with pytest.raises(TypeError, match="variants"):
         compare_training({}, train, train, epochs=1)
     with pytest.raises(TypeError, match="callable 'model'"):
