@@ -58,6 +58,17 @@ def load_course_config(root):
 
     Args:
         root (str): the course directory.
+
+    Returns:
+        traitlets.config.Config: empty when the course has no ``nbgrader_config.py``.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     with open(os.path.join(root, "nbgrader_config.py"), "w") as f:
+        ...         _ = f.write("c = get_config()\\nc.CourseDirectory.course_id = 'demo'\\n")
+        ...     print(load_course_config(root).CourseDirectory.course_id)
+        demo
     """
     from traitlets.config.loader import Config, PyFileConfigLoader
 
@@ -73,6 +84,16 @@ def course_db_url(root, config=None):
     Args:
         root (str): the course directory.
         config: an already loaded configuration (default: load ``root/nbgrader_config.py``).
+
+    Returns:
+        str: an SQLAlchemy URL (``sqlite:///...``, ``postgresql+psycopg2://...``).
+
+    Example:
+        >>> from traitlets.config import Config
+        >>> course_db_url("/srv/course", Config())
+        'sqlite:////srv/course/gradebook.db'
+        >>> course_db_url("/srv/course", Config({"CourseDirectory": {"db_url": "postgresql://grader@db/cnnlab"}}))
+        'postgresql://grader@db/cnnlab'
     """
     config = load_course_config(root) if config is None else config
     url = config.get("CourseDirectory", {}).get("db_url")
@@ -80,12 +101,24 @@ def course_db_url(root, config=None):
 
 
 def nbgrader_command(*args):
-    """The command line of ``nbgrader ARGS`` with this environment's Python."""
+    """The command line of ``nbgrader ARGS`` with this environment's Python.
+
+    Example:
+        >>> nbgrader_command("autograde", "01_image_data")[1:]
+        ['-m', 'nbgrader', 'autograde', '01_image_data']
+    """
     return [sys.executable, "-m", "nbgrader", *args]
 
 
 def nbgrader_environment(extra=None):
-    """os.environ with this environment's bin/ first (nbgrader runs ``alembic`` from PATH)."""
+    """A copy of os.environ with this environment's bin/ first on PATH (nbgrader runs ``alembic`` from
+    PATH) and ``extra`` added; os.environ itself is left as it is.
+
+    Example:
+        >>> env = nbgrader_environment({"CNNLAB_CELL_TIMEOUT": "30"})
+        >>> env["PATH"].split(os.pathsep)[0] == os.path.dirname(sys.executable), env["CNNLAB_CELL_TIMEOUT"]
+        (True, '30')
+    """
     env = dict(os.environ)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     env.update(extra or {})
@@ -93,7 +126,8 @@ def nbgrader_environment(extra=None):
 
 
 def put_nbgrader_on_path():
-    """Put this environment's bin/ on PATH: nbgrader's Gradebook runs ``alembic`` for a new database."""
+    """Put this environment's bin/ first on this process's PATH (once): nbgrader's ``Gradebook`` runs
+    ``alembic`` for a new database. Called by the functions that open a gradebook here, never at import."""
     bin_dir = os.path.dirname(sys.executable)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
@@ -113,6 +147,12 @@ def run_nbgrader(root, *args, timeout=None, env=None):
 
     The command gets a process group of its own, so on a timeout the group it started (nbgrader,
     its kernel, the sandbox) is killed by that process id and nothing is left running.
+
+    Args:
+        root (str): the course directory (its ``nbgrader_config.py`` applies).
+        *args (str): nbgrader's arguments.
+        timeout (float): seconds before the group is killed (None: no limit).
+        env (dict): variables added to :func:`nbgrader_environment`.
     """
     process = subprocess.Popen(
         nbgrader_command(*args), cwd=root, env=nbgrader_environment(env), stdout=subprocess.PIPE,
@@ -170,7 +210,11 @@ def zygote_main():
 
 
 def forked_nbgrader(request):
-    """In the forked child: become `nbgrader ARGS` in ``request["root"]``, log to a file, exit."""
+    """In the forked child: become `nbgrader ARGS` in ``request["root"]``, log to a file, exit.
+
+    Args:
+        request (dict): ``root``, ``args``, ``log`` (the log file) and ``env`` (the whole environment).
+    """
     code = 1
     try:
         os.setsid()
@@ -217,7 +261,12 @@ def thread_zygote():
 
 
 def zygote_reply(process, timeout=None):
-    """The next JSON line from the zygote, or None when ``timeout`` seconds pass first."""
+    """The next JSON line from the zygote, or None when ``timeout`` seconds pass first.
+
+    Args:
+        process (subprocess.Popen): this thread's zygote (:func:`thread_zygote`).
+        timeout (float): seconds to wait (None: as long as it takes).
+    """
     deadline = None if timeout is None else time.monotonic() + timeout
     while b"\n" not in zygotes.pending:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -233,7 +282,15 @@ def zygote_reply(process, timeout=None):
 
 
 def run_nbgrader_forked(root, args, log_path, timeout=None, env=None):
-    """``nbgrader ARGS`` in ``root``, forked from this thread's warm zygote; (exit code or None on timeout, log)."""
+    """``nbgrader ARGS`` in ``root``, forked from this thread's warm zygote; (exit code or None on timeout, log).
+
+    Args:
+        root (str): the (scratch) course directory.
+        args (sequence of str): nbgrader's arguments.
+        log_path (str): the file the child writes its output to.
+        timeout (float): seconds before the child's process group is killed (None: no limit).
+        env (dict): variables added to :func:`nbgrader_environment`.
+    """
     process = thread_zygote()
     request = {"root": root, "args": list(args), "log": log_path, "env": nbgrader_environment(env)}
     process.stdin.write(json.dumps(request).encode() + b"\n")
@@ -252,7 +309,15 @@ def run_nbgrader_forked(root, args, log_path, timeout=None, env=None):
 
 
 def read_tree(folder):
-    """{relative path: bytes} of every file under ``folder`` (checkpoints and caches left out)."""
+    """{relative path: bytes} of every file under ``folder`` (checkpoints and caches left out).
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     write_tree(folder, {"a/b.ipynb": b"{}", "__pycache__/x.pyc": b"", "c.txt": b"hi"})
+        ...     print(read_tree(folder))
+        {'c.txt': b'hi', 'a/b.ipynb': b'{}'}
+    """
     files = {}
     for base, dirs, names in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if d not in IGNORED_NAMES)
@@ -266,7 +331,14 @@ def read_tree(folder):
 
 
 def write_tree(folder, files):
-    """Write {relative path: bytes} under ``folder``; a path that leaves it is a ValueError."""
+    """Write {relative path: bytes} under ``folder``; a path that leaves it is a ValueError.
+
+    Example:
+        >>> write_tree("/tmp/course", {"../../etc/passwd": b""})
+        Traceback (most recent call last):
+        ...
+        ValueError: files: '../../etc/passwd' is outside the folder it is written to
+    """
     folder = os.path.abspath(folder)
     for relative, data in files.items():
         path = os.path.abspath(os.path.join(folder, relative))
@@ -278,7 +350,11 @@ def write_tree(folder, files):
 
 
 def course_files(root, assignment):
-    """The files a worker needs to build a scratch course: the config and the assignment's source."""
+    """The files a worker needs to build a scratch course: the config and the assignment's source.
+
+    Returns:
+        dict: {relative path: bytes}: ``nbgrader_config.py`` and ``solutions/<assignment>/...``.
+    """
     files = {"nbgrader_config.py": open(os.path.join(root, "nbgrader_config.py"), "rb").read()}
     source = os.path.join(root, "solutions", assignment)
     for relative, data in read_tree(source).items():
@@ -305,7 +381,7 @@ def template_gradebook(root, assignment, env=None):
 
 
 def ensure_assignment(root, assignment, db_url):
-    """Make sure the real gradebook knows ``assignment`` (else ``nbgrader generate_assignment`` it)."""
+    """Make sure the real gradebook at ``db_url`` knows ``assignment`` (else ``nbgrader generate_assignment`` it)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(db_url) as gb:
@@ -357,7 +433,18 @@ def make_job(root, assignment, student, gradebook, files, timeout=DEFAULT_SUBMIS
 
 
 def failure_reason(code, log):
-    """A short reason for a submission nbgrader could not grade, from its exit code and log."""
+    """A short reason for a submission nbgrader could not grade, from its exit code and log.
+
+    Args:
+        code (int or None): nbgrader's exit code; None: it was killed at its time limit.
+        log (str): what it wrote.
+
+    Example:
+        >>> failure_reason(None, ""), failure_reason(1, "... DeadKernelError: Kernel died")
+        ('timeout (the whole submission ran past its limit)', 'crash (the kernel died)')
+        >>> failure_reason(2, "[AutogradeApp | ERROR] no such assignment\\n")
+        'nbgrader error: [AutogradeApp | ERROR] no such assignment'
+    """
     if code is None:
         return "timeout (the whole submission ran past its limit)"
     text = log.lower()
@@ -372,7 +459,12 @@ def failure_reason(code, log):
 
 
 def scratch_scores(db_path, assignment, student):
-    """{notebook: {grade_id: auto_score}} that nbgrader recorded in the worker's scratch gradebook."""
+    """{notebook: {grade_id: auto_score}} that nbgrader recorded in the worker's scratch gradebook.
+
+    Args:
+        db_path (str): the scratch SQLite file.
+        assignment, student (str): the submission.
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     scores = {}
@@ -436,7 +528,15 @@ def grade_one(job):
 
 
 def read_timestamp(files):
-    """The submission time from a submission's ``timestamp.txt`` (None when there is none)."""
+    """The submission time from a submission's ``timestamp.txt`` (None when there is none).
+
+    Args:
+        files (dict): {relative path: bytes} of the submission folder.
+
+    Example:
+        >>> read_timestamp({"timestamp.txt": b"2026-12-01 09:30:00.000000 UTC"}), read_timestamp({})
+        (datetime.datetime(2026, 12, 1, 9, 30), None)
+    """
     from nbgrader.utils import parse_utc
 
     text = files.get("timestamp.txt", b"").decode("utf-8", "replace").strip()
@@ -444,7 +544,12 @@ def read_timestamp(files):
 
 
 def recorded_scores(db_url, assignment, student):
-    """{notebook: {grade_id: auto_score}} of one submission in the real gradebook."""
+    """{notebook: {grade_id: auto_score}} of one submission in the real gradebook (empty: none recorded).
+
+    Args:
+        db_url (str): the gradebook (:func:`course_db_url`).
+        assignment, student (str): the submission.
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(db_url) as gb:
@@ -461,8 +566,18 @@ def record_result(root, db_url, result, submission_files, config=None):
     A graded submission gets its autograded files and nbgrader's ``SaveAutoGrades`` and
     ``AssignLatePenalties`` run on each notebook, which read the verdicts from the outputs and
     execute nothing. A FAILED one gets no autograded folder and its automatic scores are cleared
-    and flagged for a human (it counts 0 in the export). Returns the result, its status turned to
-    FAILED when the recorded scores differ from those the worker's nbgrader computed.
+    and flagged for a human (it counts 0 in the export).
+
+    Args:
+        root (str): the course directory.
+        db_url (str): the real gradebook.
+        result (dict): from :func:`grade_one`.
+        submission_files (dict): the submission's files (for its ``timestamp.txt``).
+        config: the course configuration (for nbgrader's preprocessors).
+
+    Returns:
+        dict: the result, its status turned to FAILED when the recorded scores differ from those
+        the worker's nbgrader computed.
     """
     with warnings.catch_warnings():
         # nbgrader's update_or_create_submission triggers SQLAlchemy autoflush warnings (harmless;
@@ -472,6 +587,7 @@ def record_result(root, db_url, result, submission_files, config=None):
 
 
 def record_result_quietly(root, db_url, result, submission_files, config):
+    """:func:`record_result` without the warnings filter (the same arguments and result)."""
     import nbformat
     from nbgrader.api import Gradebook
     from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
@@ -513,7 +629,16 @@ def record_result_quietly(root, db_url, result, submission_files, config):
 
 
 def submitted_students(root, assignment):
-    """Students with a ``submitted/<student>/<assignment>/`` folder, sorted."""
+    """Students with a ``submitted/<student>/<assignment>/`` folder, sorted.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     for student in ("bob", "alice"):
+        ...         os.makedirs(os.path.join(root, "submitted", student, "02_convolution"))
+        ...     print(submitted_students(root, "02_convolution"), submitted_students(root, "03_padding_stride"))
+        ['alice', 'bob'] []
+    """
     base = os.path.join(root, "submitted")
     if not os.path.isdir(base):
         return []
@@ -537,6 +662,12 @@ def local_results(jobs, workers):
 
 
 def crashed_result(job, reason):
+    """The FAILED result of a job whose worker raised or died (``reason`` says which), shaped as :func:`grade_one`'s.
+
+    Example:
+        >>> crashed_result({"assignment": "02_convolution", "student": "alice"}, "worker died")["status"]
+        'FAILED'
+    """
     return {"assignment": job["assignment"], "student": job["student"], "status": FAILED, "reason": reason,
             "autograded": {}, "scores": {}, "seconds": 0.0, "worker": "", "log": ""}
 
@@ -578,7 +709,13 @@ def dask_results(jobs, scheduler):
 
 
 def gradebook_table(db_url, assignment, students):
-    """{student: {"auto", "auto_max", "manual_max"}}: autograded points (code cells) and written points."""
+    """{student: {"auto", "auto_max", "manual_max"}}: autograded points (code cells) and written points.
+
+    Args:
+        db_url (str): the gradebook.
+        assignment (str): the assignment.
+        students (list of str): the rows (a student without a submission gets zeros).
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     table = {}
@@ -666,7 +803,24 @@ def grade_assignment(root, assignment, students=None, jobs=None, scheduler=None,
 
 
 def print_report(report, assignment, out):
-    """The summary table: student, autograded score, maximum, status and why a submission FAILED."""
+    """The summary table: student, autograded score, maximum, status and why a submission FAILED.
+
+    Args:
+        report (dict): ``results``, ``table``, ``failed`` and ``wall`` (as :func:`grade_assignment` returns).
+        assignment (str): named in the last line.
+        out: a text stream.
+
+    Example:
+        >>> results = [{"student": "alice", "status": OK, "reason": "", "seconds": 4.0},
+        ...            {"student": "bob", "status": FAILED, "reason": "crash (the kernel died)", "seconds": 2.0}]
+        >>> table = {"alice": {"auto": 10.0, "auto_max": 10.0, "manual_max": 2.0},
+        ...          "bob": {"auto": 0.0, "auto_max": 10.0, "manual_max": 2.0}}
+        >>> print_report({"results": results, "table": table, "failed": 1, "wall": 6.0}, "01_image_data", sys.stdout)
+        student   score    max  written  seconds  status
+        alice      10.0   10.0      2 pt      4.0  ok
+        bob         0.0   10.0      2 pt      2.0  FAILED: crash (the kernel died) (counts 0; look at it by hand)
+        01_image_data: 2 submissions, 1 FAILED, wall time 6.0 s (20.0 submissions per minute); written answers are graded by hand in formgrader
+    """
     results, table = report["results"], report["table"]
     width = max([len(r["student"]) for r in results] + [7])
     lines = [f"{'student':<{width}}  {'score':>6}  {'max':>5}  {'written':>7}  {'seconds':>7}  status"]

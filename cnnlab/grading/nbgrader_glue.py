@@ -18,6 +18,7 @@ A dead kernel (``os._exit``, the CPU limit) makes nbgrader drop that submission,
 import ast
 import fnmatch
 import os
+import shutil
 import sys
 import time
 
@@ -32,7 +33,7 @@ from . import boundary, keys, static, trusted
 from .sandbox import (NO_SANDBOX_WARNING, NOBODY, Sandbox, SandboxUnavailable, check_bwrap,
                       process_tree_cpu_seconds, sandbox_disabled)
 
-__all__ = ["SandboxedExecute", "SandboxKernelManager", "grade_notebook", "test_cells_of"]
+__all__ = ["SandboxedExecute", "SandboxKernelManager", "grade_notebook", "instructor_test_cells"]
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -41,11 +42,13 @@ class SandboxKernelManager(AsyncKernelManager):
     sandbox = None
 
     def write_connection_file(self, **kwargs):
+        """Write it as jupyter_client does; readable by the sandbox's user (nobody) when that is not us."""
         super().write_connection_file(**kwargs)
         if self.sandbox.drop_root:  # the kernel runs as nobody and must read its connection file
             os.chown(self.connection_file, NOBODY, NOBODY)
 
     def format_kernel_cmd(self, extra_arguments=None):
+        """The kernel's argv, wrapped in the sandbox (interrupts as messages: signals do not reach inside)."""
         self.kernel_spec.interrupt_mode = "message"  # signals do not reach into the sandbox's session
         command = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file, *(extra_arguments or [])]
         return self.sandbox.wrap(command)
@@ -56,10 +59,22 @@ def _is_test_cell(cell):
     return cell.get("cell_type") == "code" and meta.get("grade") and not meta.get("solution")
 
 
-def test_cells_of(resources, nb):
+def instructor_test_cells(resources, nb):
     """{grade_id: source} of the assignment's test cells, from the gradebook (the instructor's version).
 
     Without a gradebook in ``resources`` (direct use), the notebook's own test cells are taken.
+
+    Args:
+        resources (dict): nbgrader's resources (``resources["nbgrader"]``: db_url, assignment, notebook).
+        nb (NotebookNode): the submission.
+
+    Example:
+        >>> import nbformat
+        >>> test = nbformat.v4.new_code_cell("grading.check(f, g, [])", metadata={"nbgrader": {
+        ...     "grade": True, "solution": False, "grade_id": "test_f", "points": 1}})
+        >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("def f(): pass"), test])
+        >>> instructor_test_cells({}, nb)
+        {'test_f': 'grading.check(f, g, [])'}
     """
     info = resources.get("nbgrader", {}) if isinstance(resources, dict) else {}
     if info.get("db_url") and info.get("assignment") and info.get("notebook"):
@@ -110,6 +125,19 @@ def grade_notebook(nb, test_sources, records, allow_torch=False, cpu_seconds=Non
 
     Returns:
         ``nb`` with trusted outputs in every test cell.
+
+    Example:
+        >>> import nbformat
+        >>> import numpy as np
+        >>> source = 'grading.check(relu, "cnnlab.reference.relu", [(np.array([-1.0, 2.0]),)])'
+        >>> test = nbformat.v4.new_code_cell("print('all good')", metadata={"nbgrader": {"grade_id": "test_relu"}})
+        >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("def relu(x): ..."), test])
+        >>> records = {"test_relu": {0: {"status": "ok", "value": np.array([0.0, 2.0])}}}
+        >>> graded = grade_notebook(nb, {"test_relu": source}, records)
+        >>> graded.cells[1].outputs[0].text
+        'relu: all 1 cases match the answer key\\n'
+        >>> grade_notebook(nb, {"test_relu": source}, {}).cells[1].outputs[0].ename
+        'MismatchError'
     """
     forbidden = static.TORCH_FORBIDDEN if allow_torch else static.NUMPY_FORBIDDEN
     student_sources = [cell.source for cell in nb.cells if cell.cell_type == "code"
@@ -147,6 +175,7 @@ class SandboxedExecute(Execute):
         return any(fnmatch.fnmatch(assignment, pattern) for pattern in self.torch_assignments)
 
     def create_kernel_manager(self):
+        """nbclient's kernel manager, bound to this submission's sandbox (ZeroMQ over unix sockets in it)."""
         km = super().create_kernel_manager()
         km.sandbox = self._box
         km.transport = "ipc"
@@ -155,6 +184,19 @@ class SandboxedExecute(Execute):
         return km
 
     def preprocess(self, nb, resources=None, km=None):
+        """Run ``nb`` in a fresh sandbox, then replace its test cells' outputs by the trusted verdict.
+
+        Stops the whole run (SystemExit) when bubblewrap is unavailable, unless the sandbox is
+        switched off (``sandbox = False`` or ``CNNLAB_NO_SANDBOX=1``), which it warns about.
+
+        Args:
+            nb (NotebookNode): the submission.
+            resources (dict): nbgrader's resources (gradebook URL, assignment, notebook, path).
+            km: a kernel manager (nbclient's argument; a sandboxed one is made when None).
+
+        Returns:
+            tuple: ``(nb, resources)``, as nbgrader's preprocessors do.
+        """
         enabled = self.sandbox and not sandbox_disabled()
         if not enabled:
             print(NO_SANDBOX_WARNING, file=sys.stderr, flush=True)
@@ -168,7 +210,7 @@ class SandboxedExecute(Execute):
         resources = resources or {}
         allow_torch = self._allow_torch(resources)
         self.kernel_manager_class = SandboxKernelManager
-        self._test_sources = test_cells_of(resources, nb)
+        self._test_sources = instructor_test_cells(resources, nb)
         self._records, self._sandbox_errors, self._cpu_start, self._cpu_end = {}, {}, None, None
         self._started = time.monotonic()
         with Sandbox(allow_torch=allow_torch, memory=self.memory_limit, cpu_seconds=self.cpu_limit,
@@ -182,8 +224,6 @@ class SandboxedExecute(Execute):
             finally:
                 records = {gid: boundary.read_records(os.path.join(self._trusted_store, gid))
                            for gid in self._test_sources}
-                import shutil
-
                 shutil.rmtree(self._trusted_store, ignore_errors=True)
         cpu = None if self._cpu_start is None or self._cpu_end is None else self._cpu_end - self._cpu_start
         nb = grade_notebook(nb, self._test_sources, records, allow_torch=allow_torch, cpu_seconds=cpu,
