@@ -17,9 +17,10 @@ The same line means three things, depending on where it runs:
 Modules, one job each:
 
 ==================  =====================================================================
-``compare``         errors, descriptions, ``assert_matches`` (strict: exactly ``np.ndarray``)
+``compare``         errors, descriptions, ``assert_matches`` (strict: exactly ``np.ndarray``) and
+                    the property checks (dropout, augmentation, losses, models) learner and trusted share
 ``cases``           seeded case generators (NumPy only, copied into the sandbox)
-``keys``            answer keys without a package counterpart, the grader's data
+``keys``            answer keys without a package counterpart, reference models, the grader's data
 ``static``          shortcuts score zero: AST check of the submitted source
 ``learner``         the in-kernel checks and warnings for learners
 ``record``          the sandbox side: call, record, judge nothing
@@ -27,6 +28,7 @@ Modules, one job each:
 ``trusted``         the trusted checker
 ``sandbox``         the bubblewrap jail of the kernel and its limits
 ``nbgrader_glue``   ``SandboxedExecute`` for ``nbgrader autograde``; ``grade_notebook``
+``batch``           a whole class at once: local jobs or a Dask cluster; one writer of the gradebook
 ==================  =====================================================================
 """
 
