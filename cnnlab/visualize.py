@@ -344,7 +344,12 @@ class ReceptiveField:
         self.size, self.jump, self.start = tuple(size), tuple(jump), tuple(start)
 
     def box(self, i, j):
-        """(top, left, bottom, right) of unit (i, j), bottom and right exclusive; may reach outside the image."""
+        """(top, left, bottom, right) of unit (i, j), bottom and right exclusive; may reach outside the image.
+
+        Example:
+            >>> ReceptiveField(size=(8, 8), jump=(2, 2), start=(-3, -3)).box(0, 5)
+            (-3, 7, 5, 15)
+        """
         top, left = self.start[0] + i * self.jump[0], self.start[1] + j * self.jump[1]
         return top, left, top + self.size[0], left + self.size[1]
 

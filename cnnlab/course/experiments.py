@@ -250,6 +250,18 @@ class SeedRuns:
         results: ``{variant: {metric: np.ndarray (n_seeds,)}}`` with ``val_acc`` and ``val_loss`` (the final
             network, eval mode) and, when measured, ``train_acc`` (eval mode) and ``gap = train_acc - val_acc``.
         seconds: total training wall time.
+
+    Example:
+        >>> runs = SeedRuns([0, 1, 2], {"a": [], "b": []},
+        ...                 {"a": {"val_acc": np.array([0.80, 0.82, 0.81])},
+        ...                  "b": {"val_acc": np.array([0.83, 0.84, 0.84])}}, seconds=0.0)
+        >>> runs.variants, [round(v, 3) for v in runs.mean_sd("a")], round(runs.paired("a", "b")["mean"], 3)
+        (['a', 'b'], [0.81, 0.01], 0.027)
+        >>> print(runs.table(("val_acc",)))
+        variant                              val_acc
+        a                             0.8100 +- 0.0100
+        b                             0.8367 +- 0.0058
+        (3 seeds: [0, 1, 2])
     """
 
     def __init__(self, seeds, histories, results, seconds):
