@@ -35,7 +35,21 @@ def _check_labels(labels, predicted, num_classes):
 
 
 def confusion_matrix_loop(labels, predicted, num_classes):
-    """``confusion_matrix`` one image at a time: row = true class, column = predicted class."""
+    """``confusion_matrix`` one image at a time: row = true class, column = predicted class.
+
+    Args:
+        labels, predicted: equally long 1-D arrays of class indices in [0, num_classes).
+        num_classes: a positive int.
+
+    Shape:
+        (num_classes, num_classes) int64 counts.
+
+    Example:
+        >>> confusion_matrix_loop([0, 1, 1, 2], [0, 2, 1, 2], 3)
+        array([[1, 0, 0],
+               [0, 1, 1],
+               [0, 0, 1]])
+    """
     labels, predicted = _check_labels(labels, predicted, num_classes)
     counts = np.zeros((num_classes, num_classes), dtype=np.int64)
     for true, guess in zip(labels, predicted):
@@ -68,7 +82,11 @@ def confusion_matrix(labels, predicted, num_classes):
 
 
 def plot_confusion(confusion, class_names, title=None):
-    """Heat map of a confusion matrix with the count in each non-zero cell; rows true, columns predicted."""
+    """Heat map of a confusion matrix with the count in each non-zero cell; rows true, columns predicted.
+
+    Returns:
+        the Figure.
+    """
     import matplotlib.pyplot as plt
 
     confusion = np.asarray(confusion)
@@ -96,7 +114,8 @@ def plot_confusion(confusion, class_names, title=None):
 def show_mistakes(images, labels, predicted, class_names, count=16, ncols=8):
     """Grid of the first ``count`` misclassified images, titled "predicted (true)" in red.
 
-    Returns ``(figure, indices)``: ``indices`` are the positions in ``images`` of the images shown.
+    Returns:
+        ``(figure, indices)``: ``indices`` are the positions in ``images`` of the images shown.
     """
     from cnnlab.course.plots import show_images
 

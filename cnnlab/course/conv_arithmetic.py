@@ -16,7 +16,12 @@ __all__ = ["dilated_taps", "taps_figure", "transposed_paint_figure", "overlap_co
 
 
 def dilated_taps(kernel_size=3, dilation=1, canvas=7):
-    """A ``canvas`` x ``canvas`` grid with 1 where a centred k x k kernel with this dilation reads, else 0."""
+    """A ``canvas`` x ``canvas`` grid with 1 where a centred k x k kernel with this dilation reads, else 0.
+
+    Example:
+        >>> dilated_taps(3, 2, canvas=5)[0], int(dilated_taps(3, 2, canvas=5).sum())
+        (array([1., 0., 1., 0., 1.]), 9)
+    """
     taps = dilate2d(np.ones((kernel_size, kernel_size)), dilation)
     if taps.shape[0] > canvas:
         raise ValueError(f"a {kernel_size}x{kernel_size} kernel with dilation {dilation} spans {taps.shape[0]} "
@@ -28,7 +33,11 @@ def dilated_taps(kernel_size=3, dilation=1, canvas=7):
 
 
 def taps_figure(dilations=(1, 2, 3), kernel_size=3, canvas=7):
-    """One panel per dilation: the pixels a 3x3 kernel reads (9 weights each time, a wider span)."""
+    """One panel per dilation: the pixels a 3x3 kernel reads (9 weights each time, a wider span).
+
+    Returns:
+        the Figure.
+    """
     fig, axes = plt.subplots(1, len(dilations), figsize=(2.5 * len(dilations), 2.7))
     for ax, d in zip(np.atleast_1d(axes), dilations):
         ax.imshow(dilated_taps(kernel_size, d, canvas), cmap="Blues", vmin=0, vmax=1.3)
@@ -47,6 +56,9 @@ def transposed_paint_figure(x, w, stride=2):
 
     x: (H, W) single-channel input; w: (KH, KW) kernel. The last panel is the sum, which equals
     ``conv_transpose2d``; the figure's numbers are taken from it.
+
+    Returns:
+        the Figure.
     """
     x, w = np.asarray(x, dtype=np.float64), np.asarray(w, dtype=np.float64)
     H, W = x.shape
@@ -75,12 +87,24 @@ def transposed_paint_figure(x, w, stride=2):
 
 
 def overlap_counts(kernel_size, stride, n=8):
-    """How many kernel copies cover each output pixel: conv_transpose2d of ones with a kernel of ones."""
+    """How many kernel copies cover each output pixel: conv_transpose2d of ones with a kernel of ones.
+
+    Shape:
+        (n - 1) * stride + kernel_size on each side.
+
+    Example:
+        >>> overlap_counts(3, 2, n=3)[0]  # stride 2 does not divide 3: some pixels get two copies, some one
+        array([1., 1., 2., 1., 2., 1., 1.])
+    """
     return conv_transpose2d(np.ones((1, 1, n, n)), np.ones((1, 1, kernel_size, kernel_size)), stride=stride)[0, 0]
 
 
 def checkerboard_figure(settings=((3, 2), (4, 2)), n=8):
-    """Overlap counts for each (kernel_size, stride): uneven (a checkerboard) unless s divides k."""
+    """Overlap counts for each (kernel_size, stride): uneven (a checkerboard) unless s divides k.
+
+    Returns:
+        the Figure.
+    """
     fig, axes = plt.subplots(1, len(settings), figsize=(3.3 * len(settings), 3.2))
     for ax, (k, s) in zip(np.atleast_1d(axes), settings):
         counts = overlap_counts(k, s, n)

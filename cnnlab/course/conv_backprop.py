@@ -136,6 +136,9 @@ def backprop_figure(x, w, dout, stride=1):
     Top row: dout, dout spread by the stride and padded for a full convolution, the flipped kernel,
     and dx. Bottom row: the input, dout spread by the stride (the kernel of the correlation), dw.
     x: (H, W); w: (KH, KW); dout: (OH, OW), the shape of ``conv2d``'s output.
+
+    Returns:
+        the Figure.
     """
     x, w, dout = (np.asarray(a, dtype=np.float64) for a in (x, w, dout))
     KH, KW = w.shape

@@ -60,12 +60,22 @@ class Layer:
 
 
 def conv(kernel_size=3, stride=1, dilation=1):
-    """A convolution layer's geometry (shorthand for ``Layer("conv", ...)``)."""
+    """A convolution layer's geometry (shorthand for ``Layer("conv", ...)``).
+
+    Example:
+        >>> str(conv(3, stride=2, dilation=2)), conv(3, dilation=2).span
+        ('conv 3x3 s2 d2', 5)
+    """
     return Layer("conv", kernel_size, stride, dilation)
 
 
 def pool(kernel_size=2, stride=None):
-    """A pooling layer's geometry; the stride defaults to the window, as in ``nn.MaxPool2d``."""
+    """A pooling layer's geometry; the stride defaults to the window, as in ``nn.MaxPool2d``.
+
+    Example:
+        >>> pool(2), pool(3, stride=2).stride
+        (Layer(kind='pool', kernel_size=2, stride=2, dilation=1), 2)
+    """
     return Layer("pool", kernel_size, kernel_size if stride is None else stride)
 
 

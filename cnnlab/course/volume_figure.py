@@ -80,6 +80,9 @@ def multichannel_conv_figure(channels=3, height=6, width=6, kernel_size=3, posit
     """Draw :func:`volume_layout` in 3-D: grey input, orange window and filter, red output value.
 
     Returns the matplotlib Figure (one ``Axes3D``).
+
+    Returns:
+        the Figure.
     """
     layout = volume_layout(channels, height, width, kernel_size, position)
     fig = plt.figure(figsize=(11, 5.2))

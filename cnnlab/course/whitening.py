@@ -39,7 +39,19 @@ def _check_image(image, size, stride):
 
 
 def extract_patches_naive(image, size, stride=1):
-    """Loop version of :func:`extract_patches`: one ``size x size`` window at a time, row by row."""
+    """Loop version of :func:`extract_patches`: one ``size x size`` window at a time, row by row.
+
+    Args:
+        image, size, stride: as in :func:`extract_patches`.
+
+    Shape:
+        (n_patches, size * size * C), the same rows as :func:`extract_patches`.
+
+    Example:
+        >>> image = np.arange(16.0).reshape(4, 4)
+        >>> extract_patches_naive(image, 2, stride=2)[1], np.array_equal(extract_patches_naive(image, 3), extract_patches(image, 3))
+        (array([2., 3., 6., 7.]), True)
+    """
     image = _check_image(image, size, stride)
     H, W, _ = image.shape
     rows = []
@@ -79,7 +91,13 @@ def _check_data(X, name="X"):
 
 
 def covariance(X):
-    """Covariance matrix (features, features) of the rows of ``X`` (samples, features), divided by N - 1."""
+    """Covariance matrix (features, features) of the rows of ``X`` (samples, features), divided by N - 1.
+
+    Example:
+        >>> covariance([[0.0, 0.0], [1.0, 2.0], [2.0, 4.0]])  # the second feature is twice the first
+        array([[1., 2.],
+               [2., 4.]])
+    """
     X = _check_data(X)
     centred = X - X.mean(axis=0)
     return centred.T @ centred / (X.shape[0] - 1)
@@ -89,6 +107,11 @@ def standardise(X):
     """Each feature (column) of ``X`` (samples, features) shifted to mean 0 and scaled to standard deviation 1.
 
     Features that are constant are only centred (their standard deviation is 0).
+
+    Example:
+        >>> standardise([[1.0, 5.0], [3.0, 5.0]])
+        array([[-0.70710678,  0.        ],
+               [ 0.70710678,  0.        ]])
     """
     X = _check_data(X)
     std = X.std(axis=0, ddof=1)
@@ -104,6 +127,7 @@ class Whitening:
     eigenvalues: np.ndarray  # (features,) of the covariance, largest first
 
     def transform(self, X):
+        """Whiten the rows of ``X`` (samples, features): ``(X - mean) @ matrix``."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.mean.shape[0]:
             raise ValueError(f"X must be (samples, {self.mean.shape[0]}); got shape {X.shape}")

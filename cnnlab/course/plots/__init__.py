@@ -52,6 +52,9 @@ def show_images(images, labels=None, class_names=None, ncols=8, cmap=None, predi
     labels : (N,) class indices or strings; ``class_names`` turns indices into names
     predictions : (N,) predicted indices; titles become "pred (true)", green when right, red when wrong
     cmap : colour map for grey images (default "gray")
+
+    Returns:
+        the Figure.
     """
     images = _displayable(images)
     n = images.shape[0]
@@ -89,6 +92,9 @@ def plot_history(history, metrics=("loss", "acc"), title=None):
 
     ``history`` is a ``cnnlab.train.History`` (or any dict of per-epoch lists), or a dict
     ``{"run name": history, ...}`` to compare runs (same colour for a run's train and val curves).
+
+    Returns:
+        the Figure.
     """
     if isinstance(metrics, str):
         metrics = (metrics,)
@@ -124,7 +130,11 @@ def plot_history(history, metrics=("loss", "acc"), title=None):
 
 
 def show_feature_maps(maps, ncols=8, title=None, cmap="viridis"):
-    """Show each channel of a feature map (C, H, W) (or (1, C, H, W)) as its own small image."""
+    """Show each channel of a feature map (C, H, W) (or (1, C, H, W)) as its own small image.
+
+    Returns:
+        the Figure.
+    """
     maps = _numpy(maps)
     if maps.ndim == 4 and maps.shape[0] == 1:
         maps = maps[0]
@@ -146,6 +156,9 @@ def show_filters(weights, ncols=8, channel=None, title=None):
     With 3 input channels (and ``channel=None``) each filter is drawn as a colour image, its
     values stretched to [0, 1]; otherwise input channel ``channel`` (default 0) of each filter is
     drawn with a diverging colour map, white at 0, so positive and negative weights stand apart.
+
+    Returns:
+        the Figure.
     """
     weights = _numpy(weights).astype(np.float64)
     if weights.ndim != 4:

@@ -138,6 +138,9 @@ def conv_steps_figure(x, k, stride=1, padding=0, steps=4):
     Each row shows the padded input (padding shaded) with the window at its next position and
     the sum of products it computes, the kernel, and the output filled in so far, the newest
     cell highlighted. Output shape: OH = floor((H + 2p - KH) / s) + 1, likewise OW.
+
+    Returns:
+        the Figure.
     """
     x, k = _matrix(x, "x"), _matrix(k, "k")
     geometry = conv_geometry((1, 1) + x.shape, (1, 1) + k.shape, stride, padding)
@@ -193,6 +196,9 @@ def padding_figure(x, padding, mode="zeros"):
     padding : int p, (ph, pw) or (top, bottom, left, right); mode : "zeros" or "edge"
     (repeat the border values), as in ``cnnlab.reference.pad2d``.
     Output shape: (H + top + bottom, W + left + right).
+
+    Returns:
+        the Figure.
     """
     x = _matrix(x, "x")
     if isinstance(padding, (tuple, list)) and len(padding) == 4:
@@ -223,6 +229,9 @@ def pooling_figure(x, kernel_size=2, stride=2, mode="max"):
     mode : "max", "avg" or "min". For max/min the kept value is bold in each window. Cells no
     window covers (when (H - f) is not a multiple of the stride) are hatched: pooling drops them.
     Output shape: OH = floor((H - f) / s) + 1, likewise OW.
+
+    Returns:
+        the Figure.
     """
     if mode not in POOL_MODES:
         raise ValueError(f"mode must be one of {tuple(POOL_MODES)}, got {mode!r}")
@@ -275,6 +284,9 @@ def windows_figure(n, kernel_size, stride=1, padding=0):
     Left: the padded input; the windows of the first output row outlined in colour, a dot at
     the top-left corner of every window, padding shaded, and cells no window reaches hatched.
     Right: the output grid, ``o = floor((n + 2p - f) / s) + 1`` on a side.
+
+    Returns:
+        the Figure.
     """
     o = reference.output_size(n, kernel_size, stride, padding)
     f, s, p = kernel_size, stride, padding
