@@ -385,5 +385,4 @@ __all__ = [
     "pooling_explorer_figure",
     "stride_padding_explorer",
     "stride_padding_figure",
-    "static_mode",
 ]
