@@ -34,6 +34,6 @@ def test_placeholder_without_value_is_an_error():
 def test_say_returns_markdown_that_displays_the_filled_text():
     md = say("**{x}** left", x=2)
     assert type(md).__name__ == "Markdown"
-    from IPython.core.formatters import format_display_data
+    from IPython.core.formatters import MarkdownFormatter  # Jupyter's text/markdown formatter, without a shell
 
-    assert format_display_data(md)[0]["text/markdown"] == "**2** left"  # what Jupyter shows
+    assert MarkdownFormatter()(md) == "**2** left"
