@@ -90,3 +90,25 @@ def test_compare_training_rejects_malformed_variants():
         compare_training({}, train, train, epochs=1)
     with pytest.raises(TypeError, match="callable 'model'"):
         compare_training({"x": {"model": None}}, train, train, epochs=1)
+
+
+def test_seeded_runs_yields_each_run_in_seed_order_and_pairs_by_seed():
+    from cnnlab.course.experiments import seeded_runs
+
+    seen_seeds = []
+
+    def train(seed):
+        seen_seeds.append(seed)
+        return separable(32, seed)
+
+    variants = {"a": {"model": tiny_net}, "twin": {"model": tiny_net}, "slow": {"model": tiny_net, "lr": 1e-6}}
+    runs = list(seeded_runs(variants, train, separable(32, 9), epochs=2, seeds=[3, 4], progress=False,
+                            batch_size=8, device="cpu"))
+    assert [(run.seed, run.name) for run in runs] == [(s, n) for s in (3, 4) for n in variants]
+    assert seen_seeds == [3, 4]  # one training set per seed, shared by its variants
+    by_key = {(run.seed, run.name): run for run in runs}
+    assert by_key[3, "a"].history["loss"] == by_key[3, "twin"].history["loss"]  # same seed: same run
+    assert by_key[3, "a"].history["loss"] != by_key[4, "a"].history["loss"]
+    assert by_key[3, "slow"].options["lr"] == 1e-6 and by_key[3, "slow"].options["epochs"] == 2
+    with pytest.raises(ValueError, match="2 different seeds"):
+        seeded_runs(variants, train, None, epochs=1, seeds=[1, 1])  # checked before any training

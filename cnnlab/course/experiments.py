@@ -12,8 +12,11 @@ the chapters stay short and the code is tested.
 - ``eval_accuracies``: training and validation accuracy of a trained model, both in eval mode.
 - ``run_seeds`` / ``SeedRuns``: every variant over several seeds, paired by seed; mean +- sd, the paired
   difference with a t-interval, curves with bands. One seed's run is never a conclusion.
+  ``seeded_runs`` is its loop, for a caller that measures something else after each run.
 - ``learning_curve``: the same, repeated over training-set sizes.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 import torch as pytorch
@@ -29,6 +32,8 @@ __all__ = [
     "eval_accuracies",
     "paired_interval",
     "SeedRuns",
+    "SeededRun",
+    "seeded_runs",
     "run_seeds",
     "learning_curve",
 ]
@@ -341,6 +346,60 @@ class SeedRuns:
         return fig
 
 
+class SeededRun(NamedTuple):
+    """One trained variant of :func:`seeded_runs`: its seed and name, the trained model, ``fit``'s history,
+    the training data it saw and the ``fit`` options used."""
+
+    seed: int
+    name: str
+    model: object
+    history: object
+    train: tuple
+    options: dict
+
+
+def seeded_runs(variants, train, val, epochs, seeds=(0, 1, 2), progress=True, **fit_kwargs):
+    """Train every variant once per seed, paired by seed, yielding each run as it finishes.
+
+    The loop behind :func:`run_seeds`, for a caller that measures something else after each run. The
+    arguments are checked at once; the training happens while the result is iterated.
+
+    Args:
+        variants, train, val, epochs, seeds, progress, **fit_kwargs: as for :func:`run_seeds`.
+
+    Returns:
+        an iterator of :class:`SeededRun`, seed by seed, the variants in their order within each seed.
+
+    Example:
+        >>> runs = seeded_runs({"a": {"model": lambda: pytorch.nn.Linear(2, 2)}}, None, None, epochs=1, seeds=[0])
+        Traceback (most recent call last):
+        ...
+        ValueError: seeds must hold at least 2 different seeds, got [0]
+    """
+    check_variants(variants)
+    seeds = list(seeds)
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must hold at least 2 different seeds, got {seeds}")
+    epochs = positive_int(epochs, "epochs")
+    return _train_seeds(variants, train, val, epochs, seeds, progress, fit_kwargs)
+
+
+def _train_seeds(variants, train, val, epochs, seeds, progress, fit_kwargs):
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(seeds) * len(variants), unit="run", disable=not progress)
+    try:
+        for seed in seeds:
+            train_data = train(seed) if callable(train) else train
+            for name, spec in variants.items():
+                bar.set_description(f"seed {seed}: {name}")
+                model, history, options = train_variant(spec, train_data, val, epochs, seed, **fit_kwargs)
+                yield SeededRun(seed, name, model, history, train_data, options)
+                bar.update(1)
+    finally:
+        bar.close()
+
+
 def run_seeds(variants, train, val, epochs, seeds=(0, 1, 2), measure_train=True, progress=True, **fit_kwargs):
     """Train every variant once per seed, paired: for a given seed all variants start alike.
 
@@ -368,37 +427,23 @@ def run_seeds(variants, train, val, epochs, seeds=(0, 1, 2), measure_train=True,
     """
     import time
 
-    from tqdm.auto import tqdm
-
     from cnnlab.train import evaluate
 
-    check_variants(variants)
     seeds = list(seeds)
-    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must hold at least 2 different seeds, got {seeds}")
-    epochs = positive_int(epochs, "epochs")
+    runs = seeded_runs(variants, train, val, epochs, seeds, progress, **fit_kwargs)
     histories = {name: [] for name in variants}
     results = {name: {"val_acc": [], "val_loss": [], "train_acc": [], "gap": []} for name in variants}
     start = time.perf_counter()
-    bar = tqdm(total=len(seeds) * len(variants), unit="run", disable=not progress)
-    try:
-        for seed in seeds:
-            train_data = train(seed) if callable(train) else train
-            for name, spec in variants.items():
-                bar.set_description(f"seed {seed}: {name}")
-                model, history, options = train_variant(spec, train_data, val, epochs, seed, **fit_kwargs)
-                histories[name].append(history)
-                # fit measured the final network on val in eval mode after the last epoch
-                val_loss, val_acc = history["val_loss"][-1], history["val_acc"][-1]
-                results[name]["val_acc"].append(val_acc)
-                results[name]["val_loss"].append(val_loss)
-                if measure_train:
-                    _, train_acc = evaluate(model, train_data, device=options.get("device"))
-                    results[name]["train_acc"].append(train_acc)
-                    results[name]["gap"].append(train_acc - val_acc)
-                bar.update(1)
-    finally:
-        bar.close()
+    for run in runs:
+        histories[run.name].append(run.history)
+        # fit measured the final network on val in eval mode after the last epoch
+        val_loss, val_acc = run.history["val_loss"][-1], run.history["val_acc"][-1]
+        results[run.name]["val_acc"].append(val_acc)
+        results[run.name]["val_loss"].append(val_loss)
+        if measure_train:
+            _, train_acc = evaluate(run.model, run.train, device=run.options.get("device"))
+            results[run.name]["train_acc"].append(train_acc)
+            results[run.name]["gap"].append(train_acc - val_acc)
     arrays = {
         name: {metric: np.asarray(values, dtype=np.float64) for metric, values in metrics.items() if values}
         for name, metrics in results.items()
