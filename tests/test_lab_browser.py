@@ -61,7 +61,7 @@ def raw_markup(notebook):
 # the words the caption must show afterwards). Sliders are moved with the arrow keys.
 EXPLORERS = {
     "03_convolution": ("conv_explorer(", [
-        ("kernel", ("select", "blur"), r"kernel: blur"),
+        ("kernel", ("select", "box_blur"), r"kernel: box_blur"),
         ("stride", ("key", "ArrowRight"), r"stride 2, padding 0: floor\(\(\d+ \+ 2·0 - 3\) / 2\) \+ 1 = \d+"),
         ("padding", ("key", "ArrowRight"), r"stride 2, padding 1: floor\(\(\d+ \+ 2·1 - 3\) / 2\) \+ 1 = \d+"),
     ]),
