@@ -1,4 +1,4 @@
-"""The course's three model families as ``torch.nn`` modules, plus ``count_parameters`` and ``summary``.
+"""Every model of the course as a ``torch.nn`` module, plus ``count_parameters``, ``summary`` and ``eval_mode``.
 
 - :class:`LeNet`: LeNet-5 as d2l builds it (28x28 Fashion-MNIST, padding 2), sigmoid or ReLU, optional batch norm.
 - :class:`SimpleCNN`: the 3-conv-layer network of the TensorFlow CNN tutorial (lecture notes, seed 001).

@@ -1,4 +1,4 @@
-"""Looking inside a trained CNN: feature maps, saliency maps and Grad-CAM.
+"""Looking inside a trained CNN: feature maps, saliency, Grad-CAM, receptive fields, top patches, activation maximisation.
 
 Three questions, three functions:
 
