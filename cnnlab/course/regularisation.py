@@ -22,8 +22,7 @@ import time
 import numpy as np
 import torch
 
-from cnnlab.checks import positive_int
-from cnnlab.course.experiments import SeedRuns, check_variants, train_variant
+from cnnlab.course.experiments import SeedRuns, seeded_runs
 
 __all__ = ["run_seeds_tested", "moved_copy", "disagreement", "plot_accuracies"]
 
@@ -41,7 +40,7 @@ def run_seeds_tested(variants, train, tests, epochs, seeds=(0, 1, 2), val=None, 
     """Every variant once per seed, paired as in ``run_seeds``; each final network measured on every test set.
 
     For seed ``s`` each variant is built right after ``torch.manual_seed(s)`` and trained with ``fit(seed=s)``
-    (``cnnlab.course.experiments.train_variant``), so the variants of one seed share initial weights (same
+    (``cnnlab.course.experiments.seeded_runs``), so the variants of one seed share initial weights (same
     layers), batch order and training images, and differ only in what their dicts say.
 
     Args:
@@ -72,11 +71,8 @@ def run_seeds_tested(variants, train, tests, epochs, seeds=(0, 1, 2), val=None, 
         >>> sorted(runs.results["a"])
         ['test_acc', 'test_gap', 'test_loss', 'train_acc']
     """
-    from tqdm.auto import tqdm
-
     from cnnlab.train import evaluate
 
-    check_variants(variants)
     if not isinstance(tests, dict) or not tests:
         raise TypeError(f"tests must be a non-empty dict name -> (images, labels), got {tests!r}")
     for test_name, data in tests.items():
@@ -85,38 +81,28 @@ def run_seeds_tested(variants, train, tests, epochs, seeds=(0, 1, 2), val=None, 
         _check_data(data, f"tests[{test_name!r}]")
     if val is not None:
         _check_data(val, "val")
+    runs_iter = seeded_runs(variants, train, val, epochs, seeds=seeds, progress=progress, **fit_kwargs)
     seeds = list(seeds)
-    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must hold at least 2 different seeds, got {seeds}")
-    epochs = positive_int(epochs, "epochs")
     histories = {name: [] for name in variants}
     results = {name: {} for name in variants}
     predictions = {name: {test_name: [] for test_name in tests} for name in variants}
     start = time.perf_counter()
-    bar = tqdm(total=len(seeds) * len(variants), unit="run", disable=not progress)
-    try:
-        for seed in seeds:
-            train_data = train(seed) if callable(train) else train
-            for name, spec in variants.items():
-                bar.set_description(f"seed {seed}: {name}")
-                model, history, options = train_variant(spec, train_data, val, epochs, seed, **fit_kwargs)
-                histories[name].append(history)
-                measured = {}
-                if val is not None:
-                    measured["val_acc"], measured["val_loss"] = history["val_acc"][-1], history["val_loss"][-1]
-                for test_name, data in tests.items():
-                    loss, acc, predicted = _measure(model, data, options.get("device"))
-                    measured[f"{test_name}_acc"], measured[f"{test_name}_loss"] = acc, loss
-                    predictions[name][test_name].append(predicted)
-                if measure_train:
-                    _, measured["train_acc"] = evaluate(model, train_data, device=options.get("device"))
-                    for test_name in tests:
-                        measured[f"{test_name}_gap"] = measured["train_acc"] - measured[f"{test_name}_acc"]
-                for metric, value in measured.items():
-                    results[name].setdefault(metric, []).append(float(value))
-                bar.update(1)
-    finally:
-        bar.close()
+    for run in runs_iter:
+        histories[run.name].append(run.history)
+        device = run.options.get("device")
+        measured = {}
+        if val is not None:
+            measured["val_acc"], measured["val_loss"] = run.history["val_acc"][-1], run.history["val_loss"][-1]
+        for test_name, data in tests.items():
+            loss, acc, predicted = _measure(run.model, data, device)
+            measured[f"{test_name}_acc"], measured[f"{test_name}_loss"] = acc, loss
+            predictions[run.name][test_name].append(predicted)
+        if measure_train:
+            _, measured["train_acc"] = evaluate(run.model, run.train, device=device)
+            for test_name in tests:
+                measured[f"{test_name}_gap"] = measured["train_acc"] - measured[f"{test_name}_acc"]
+        for metric, value in measured.items():
+            results[run.name].setdefault(metric, []).append(float(value))
     arrays = {name: {metric: np.asarray(values, dtype=np.float64) for metric, values in metrics.items()}
               for name, metrics in results.items()}
     runs = SeedRuns(seeds, histories, arrays, time.perf_counter() - start)

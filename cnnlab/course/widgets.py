@@ -308,17 +308,17 @@ def pooling_explorer_figure(image=None, mode="max", kernel_size=2, stride=2):
 
 
 def pooling_explorer(image=None):
-    """A pooling-mode menu (the names of ``reference.pool.POOL_MODES``) and window and stride sliders.
+    """The pooling explorer: pick a mode (a key of ``reference.pool.POOL_MODES``), then move window and stride.
 
     Args:
-        image: as in ``pooling_explorer_figure`` (default: the camera man, 96x96).
+        image: (H, W) grey or (H, W, 3) colour, in [0, 1] or 0-255; None takes the camera man at 96x96.
 
     Returns:
-        an ``Explorer``, or the static Figure at max, 2x2, stride 2 (see the module docstring).
+        a live ``Explorer``; when the book is built, the static Figure at max, 2x2, stride 2 instead.
 
     Example:
         >>> explorer = pooling_explorer()
-        >>> explorer.controls["mode"].value = "min"
+        >>> explorer.controls["mode"].value = "min"   # the menu redraws the picture and its caption
         >>> explorer.caption.value.split(" · ")[1]
         'min pool 2×2, stride 2 → 48×48'
     """
