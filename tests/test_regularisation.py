@@ -123,3 +123,24 @@ def test_run_seeds_tested_rejects_bad_arguments():
         run_seeds_tested(ok, data, {"test": data}, epochs=1, seeds=[0], progress=False)
     with pytest.raises(TypeError):
         run_seeds_tested({"m": {"lr": 0.1}}, data, {"test": data}, epochs=1, seeds=[0, 1], progress=False)
+
+
+def test_digits_split_keeps_one_test_set_apart_from_every_training_set():
+    from cnnlab.course.regularisation import digits_split
+    from cnnlab.data import load_digits
+
+    images, _ = load_digits()
+    (x0, y0), (x_test, y_test) = digits_split(100, seed=0)
+    (x1, _), (x_test1, _) = digits_split(100, seed=1)
+    assert x0.shape == (100, 1, 8, 8) and x_test.shape == (len(images) - 800, 1, 8, 8)
+    assert torch.equal(x_test, x_test1)  # the same test digits for every seed
+    assert not torch.equal(x0, x1)  # each seed draws its own training digits
+    flat = lambda x: {bytes(row.numpy().tobytes()) for row in x.reshape(len(x), -1)}
+    assert not flat(x0) & flat(x_test) and not flat(x1) & flat(x_test)  # no test digit is ever trained on
+    assert set(y_test.tolist()) == set(range(10))
+    with pytest.raises(ValueError, match="n_train"):
+        digits_split(801)
+    with pytest.raises(ValueError, match="pool_size"):
+        digits_split(10, pool_size=len(images))
+    with pytest.raises(TypeError, match="n_train"):
+        digits_split(2.5)
