@@ -35,6 +35,8 @@ from collections import namedtuple
 import numpy as np
 
 __all__ = [
+    "PAD_MODES",
+    "check_pad_mode",
     "padding4",
     "as_int",
     "positive_int",
@@ -187,6 +189,22 @@ def pair(value, name):
         return (as_int(value[0], name), as_int(value[1], name))
     v = as_int(value, name)
     return (v, v)
+
+
+# The border fillings both backends' pad2d know ("zeros" and "edge"; torch calls them "constant", "replicate").
+PAD_MODES = ("zeros", "edge")
+
+
+def check_pad_mode(mode):
+    """``mode`` if it is one of ``PAD_MODES``, else a ValueError naming it.
+
+    Example:
+        >>> check_pad_mode("edge")
+        'edge'
+    """
+    if mode not in PAD_MODES:
+        raise ValueError(f"mode must be one of {PAD_MODES}, got {mode!r}")
+    return mode
 
 
 def padding4(padding):

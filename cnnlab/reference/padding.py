@@ -10,13 +10,9 @@ times. ``output_size`` computes it; ``pad2d`` adds the border.
 
 import numpy as np
 
-from cnnlab.checks import as_float_array, check_rank, output_size, padding4
+from cnnlab.checks import PAD_MODES, as_float_array, check_pad_mode, check_rank, output_size, padding4  # noqa: F401 - PAD_MODES re-exported
 
-__all__ = ["PAD_MODES", "output_size", "pad_constant", "pad2d"]
-
-# The border fillings pad2d knows (cnnlab.torchops.pad2d takes the same names).
-PAD_MODES = ("zeros", "edge")
-
+__all__ = ["PAD_MODES", "output_size", "pad2d"]
 
 def pad_constant(x, pads, value=0.0):
     """Pad the last two axes of ``x`` by ``pads = (top, bottom, left, right)`` with ``value``.
@@ -70,8 +66,6 @@ def pad2d(x, padding, mode="zeros"):
     x = as_float_array(x, "x")
     check_rank(x.shape, 4, "x", "(N, C, H, W)")
     top, bottom, left, right = padding4(padding)
-    if mode == "zeros":
+    if check_pad_mode(mode) == "zeros":
         return pad_constant(x, (top, bottom, left, right), 0.0)
-    if mode == "edge":
-        return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), mode="edge")
-    raise ValueError(f"mode must be one of {PAD_MODES}, got {mode!r}")
+    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), mode="edge")

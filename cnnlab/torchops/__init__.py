@@ -20,10 +20,17 @@ batch_norm2d               per-channel batch statistics; running estimates updat
 =========================  ====================================================================
 """
 
-from cnnlab.torchops import activations, batchnorm, conv, dropout, linear, losses, padding, pool
+from cnnlab.torchops.padding import *  # noqa: F401,F403
+from cnnlab.torchops.conv import *  # noqa: F401,F403
+from cnnlab.torchops.pool import *  # noqa: F401,F403
+from cnnlab.torchops.activations import *  # noqa: F401,F403
+from cnnlab.torchops.dropout import *  # noqa: F401,F403
+from cnnlab.torchops.linear import *  # noqa: F401,F403
+from cnnlab.torchops.losses import *  # noqa: F401,F403
+from cnnlab.torchops.batchnorm import *  # noqa: F401,F403
+import sys
 
-_MODULES = (padding, conv, pool, activations, dropout, linear, losses, batchnorm)
-
-# One list of names per module (its __all__), not a second copy of them here.
-__all__ = [name for module in _MODULES for name in module.__all__]
-globals().update({name: getattr(module, name) for module in _MODULES for name in module.__all__})
+# The package's names are its modules' public names (each module's __all__), not a second list of them.
+# Read through sys.modules: here the functions dropout and linear shadow the modules of the same name.
+_MODULES = ("padding", "conv", "pool", "activations", "dropout", "linear", "losses", "batchnorm")
+__all__ = [name for module in _MODULES for name in sys.modules[f"{__name__}.{module}"].__all__]

@@ -12,14 +12,13 @@ into the border pixels).
 
 import torch.nn.functional as F
 
-from cnnlab.checks import check_rank, output_size, padding4
-from cnnlab.reference.padding import PAD_MODES
+from cnnlab.checks import check_pad_mode, check_rank, output_size, padding4
 from cnnlab.torchops.tensor_checks import check_tensor
 
-__all__ = ["output_size", "pad2d", "TORCH_PAD_MODE"]
+__all__ = ["output_size", "pad2d"]
 
-# What torch.nn.functional.pad calls each of cnnlab's PAD_MODES.
-TORCH_PAD_MODE = {"zeros": "constant", "edge": "replicate"}
+# What torch.nn.functional.pad calls each of cnnlab.checks.PAD_MODES.
+_TORCH_MODE = {"zeros": "constant", "edge": "replicate"}
 
 
 def pad2d(x, padding, mode="zeros"):
@@ -29,8 +28,8 @@ def pad2d(x, padding, mode="zeros"):
         x: (N, C, H, W) floating tensor, any device.
         padding: int p (all four sides), (ph, pw) (ph rows above and below, pw columns left and
             right) or (top, bottom, left, right); non-negative.
-        mode: one of ``cnnlab.reference.padding.PAD_MODES``: "zeros" fills with 0; "edge" repeats the
-            border pixel (torch's "replicate", see TORCH_PAD_MODE).
+        mode: one of ``cnnlab.checks.PAD_MODES``: "zeros" fills with 0; "edge" repeats the
+            border pixel (torch's "replicate").
 
     Shape:
         (N, C, H, W) -> (N, C, H + top + bottom, W + left + right), same dtype and device.
@@ -44,9 +43,8 @@ def pad2d(x, padding, mode="zeros"):
     check_tensor(x, "x", floating=True)
     check_rank(x.shape, 4, "x", "(N, C, H, W)")
     top, bottom, left, right = padding4(padding)
-    if mode not in PAD_MODES:
-        raise ValueError(f"mode must be one of {PAD_MODES}, got {mode!r}")
+    check_pad_mode(mode)
     if top == bottom == left == right == 0:
         return x
     # F.pad lists the last axis first: (left, right, top, bottom)
-    return F.pad(x, (left, right, top, bottom), mode=TORCH_PAD_MODE[mode])
+    return F.pad(x, (left, right, top, bottom), mode=_TORCH_MODE[mode])

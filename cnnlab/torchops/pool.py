@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from cnnlab.checks import pool_geometry
 from cnnlab.torchops.tensor_checks import check_tensor
 
-__all__ = ["pool_windows", "max_pool2d", "avg_pool2d", "min_pool2d"]
+__all__ = ["max_pool2d", "avg_pool2d", "min_pool2d"]
 
 
 def pool_windows(x, kernel_size=2, stride=None, padding=0, fill=0.0):
