@@ -16,7 +16,8 @@ The package has three tiers. Each tier imports only from the tiers above it in t
    train           fit() with progress bars, schedules and history; evaluate(), predict().
    visualize       feature maps, saliency, Grad-CAM, receptive fields, top patches, activation maximisation.
    numpy_net       a small CNN trained end to end with cnnlab.reference only.
-   runtime         the one place that picks the device, seeds generators and reads CNNLAB_* switches.
+   runtime         the one place that picks the device, seeds generators and reads CNNLAB_DEVICE and
+                   CNNLAB_STATIC_WIDGETS (the data folders CNNLAB_FASHION_MNIST ... are read by cnnlab.data).
 
 3. What serves the chapters: cnnlab.course
    One module per chapter topic: prose (numbers in the text), convolution_demos, experiments (multi-seed

@@ -144,3 +144,11 @@ def test_digits_split_keeps_one_test_set_apart_from_every_training_set():
         digits_split(10, pool_size=len(images))
     with pytest.raises(TypeError, match="n_train"):
         digits_split(2.5)
+
+
+def test_run_seeds_tested_keeps_seeds_given_as_a_generator():
+    train = separable(32, seed=0)
+    runs = run_seeds_tested({"a": {"model": linear_model}}, train, {"test": separable(16, seed=1)}, epochs=1,
+                            seeds=(s for s in [3, 4]), progress=False, device="cpu")
+    assert runs.seeds == [3, 4]
+    assert len(runs.values("a", "test_acc")) == 2 and len(runs.predictions["a"]["test"]) == 2

@@ -93,7 +93,7 @@ def plot_learning_curve(curves, metric="val_acc", reference=None, title=None):
         ax.plot([size], [value], "*", ms=14, color="tab:red", label=label)
     ax.set_xscale("log")
     ax.set_xlabel("training images")
-    ax.set_ylabel({"val_acc": "validation accuracy", "gap": "train - validation accuracy"}.get(metric, metric))
+    ax.set_ylabel({"val_acc": "validation accuracy", "test_acc": "test accuracy", "gap": "train - validation accuracy"}.get(metric, metric))
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     if title:

@@ -247,14 +247,16 @@ def paired_interval(a, b, confidence=0.95):
 
 
 class SeedRuns:
-    """What ``run_seeds`` measured: for every variant, one training run per seed.
+    """What ``run_seeds`` (or ``regularisation.run_seeds_tested``) measured: for every variant, one run per seed.
 
     Attributes:
         seeds: the seeds, in order; run ``i`` of every variant used ``seeds[i]``.
         histories: ``{variant: [History per seed]}``.
         results: ``{variant: {metric: np.ndarray (n_seeds,)}}`` with ``val_acc`` and ``val_loss`` (the final
-            network, eval mode) and, when measured, ``train_acc`` (eval mode) and ``gap = train_acc - val_acc``.
+            network, eval mode) and, when measured, ``train_acc`` (eval mode) and ``gap = train_acc - val_acc``;
+            from ``run_seeds_tested`` also ``{test}_acc``, ``{test}_loss`` and ``{test}_gap`` per named test set.
         seconds: total training wall time.
+        predictions: ``None``, or from ``run_seeds_tested`` ``{variant: {test: [predicted classes per seed]}}``.
 
     Example:
         >>> runs = SeedRuns([0, 1, 2], {"a": [], "b": []},
@@ -269,8 +271,9 @@ class SeedRuns:
         (3 seeds: [0, 1, 2])
     """
 
-    def __init__(self, seeds, histories, results, seconds):
+    def __init__(self, seeds, histories, results, seconds, predictions=None):
         self.seeds = list(seeds)
+        self.predictions = predictions
         self.histories = histories
         self.results = results
         self.seconds = seconds

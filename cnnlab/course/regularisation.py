@@ -83,8 +83,8 @@ def run_seeds_tested(variants, train, tests, epochs, seeds=(0, 1, 2), val=None, 
         _check_data(data, f"tests[{test_name!r}]")
     if val is not None:
         _check_data(val, "val")
+    seeds = list(seeds)  # before seeded_runs, which would use up a generator
     runs_iter = seeded_runs(variants, train, val, epochs, seeds=seeds, progress=progress, **fit_kwargs)
-    seeds = list(seeds)
     histories = {name: [] for name in variants}
     results = {name: {} for name in variants}
     predictions = {name: {test_name: [] for test_name in tests} for name in variants}
@@ -107,9 +107,7 @@ def run_seeds_tested(variants, train, tests, epochs, seeds=(0, 1, 2), val=None, 
             results[run.name].setdefault(metric, []).append(float(value))
     arrays = {name: {metric: np.asarray(values, dtype=np.float64) for metric, values in metrics.items()}
               for name, metrics in results.items()}
-    runs = SeedRuns(seeds, histories, arrays, time.perf_counter() - start)
-    runs.predictions = predictions
-    return runs
+    return SeedRuns(seeds, histories, arrays, time.perf_counter() - start, predictions=predictions)
 
 
 def _measure(model, data, device):
@@ -140,7 +138,7 @@ def disagreement(runs, a, b, test_name):
     Returns:
         ``np.ndarray`` of shape ``(n_seeds,)``.
     """
-    predictions = getattr(runs, "predictions", None)
+    predictions = runs.predictions
     if predictions is None:
         raise TypeError("runs has no predictions: it must come from run_seeds_tested")
     for variant in (a, b):
