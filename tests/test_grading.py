@@ -295,6 +295,20 @@ def test_check_dropout_accepts_inverted_dropout_and_rejects_mistakes():
         grading.check_dropout(wrong_rate)
 
 
+def test_check_dropout_rejects_a_fixed_pattern_that_ignores_the_rng():
+    # Passes every per-mask property (values 0 or 1/(1-p), rate p, same result for the same seed),
+    # but draws nothing from rng: another seed must give another mask.
+    def fixed_pattern(x, p=0.5, training=True, rng=None):
+        if not training:
+            return x.copy(), np.ones_like(x)
+        keep = (np.arange(x.size).reshape(x.shape) % 100) >= round(100 * p)
+        mask = keep.astype(x.dtype) / x.dtype.type(1 - p)
+        return x * mask, mask
+
+    with pytest.raises(MismatchError, match="another seed gave the same mask"):
+        grading.check_dropout(fixed_pattern)
+
+
 def test_check_random_augmentation():
     image = np.arange(12.0).reshape(3, 4)
     flips = [image, image[:, ::-1]]
@@ -392,6 +406,15 @@ def test_the_trusted_checker_judges_recorded_dropout_and_augmentation_as_the_lea
         grading.check_dropout(not_scaled)
     assert error is not None and str(error) == str(learner_error.value)
     assert "mask values must be 0 or 1/(1-p)" in str(error)
+
+    def fixed_pattern(x, p=0.5, training=True, rng=None):
+        if not training:
+            return x.copy(), np.ones_like(x)
+        mask = ((np.arange(x.size).reshape(x.shape) % 100) >= round(100 * p)).astype(x.dtype) / x.dtype.type(1 - p)
+        return x * mask, mask
+
+    assert "another seed gave the same mask" in str(trusted_verdict(tmp_path, monkeypatch,
+                                                                     lambda g: g.check_dropout(fixed_pattern)))
 
     def random_flip(rng):
         return image[:, ::-1] if rng.random() < 0.5 else image

@@ -115,9 +115,6 @@ def assert_matches(actual, expected, name="result", rtol=1e-5, atol=1e-8, check_
     """
     actual = to_numpy(actual)
     expected = to_numpy(expected)
-    if type(expected) is np.ndarray and type(actual) is not np.ndarray and hasattr(actual, "__array__") \
-            and type(actual).__module__.startswith("torch"):
-        actual = np.asarray(actual)
     if actual is None and expected is not None:
         raise MismatchError(f"{name}: your function returned None (did you forget `return`?)")
     if isinstance(expected, (tuple, list)):
@@ -274,32 +271,34 @@ def assert_inverted_dropout(x, p_values, result_of):
 
     For every ``p``: the first ``(out, mask)`` must have the shape and dtype of ``x``, mask values
     0 or 1/(1-p), out = x * mask and a dropped fraction within 0.02 of ``p``; the second (same rng
-    seed) must have the same mask. Last, ``result_of(0.5, False)`` (evaluation mode) must be
+    seed) must have the same mask, and the third (another seed) a different one, so that a mask
+    which ignores the rng (a fixed pattern) fails. Last, ``result_of(0.5, False)`` (evaluation mode) must be
     ``(x, ones)``. Random numbers cannot be compared with the answer key one by one (there are
     many correct ways to draw them), so these are the properties that must hold.
 
     Args:
         x (np.ndarray): the input the results were computed from.
         p_values (sequence of float): the drop probabilities, in the order of the results.
-        result_of (callable): ``result_of(p, training)`` is the next ``(out, mask)`` the student's
-            ``dropout(x.copy(), p, training, rng)`` returned (called or recorded).
+        result_of (callable): ``result_of(p, training, other_seed)`` is the next ``(out, mask)`` the
+            student's ``dropout(x.copy(), p, training, rng)`` returned (called or recorded), with the rng
+            seeded as always, or with ``other_seed`` by another seed.
 
     Example:
         >>> x = np.ones((100, 100))
-        >>> def honest(p, training):
-        ...     keep = np.random.default_rng(1).random(x.shape) >= p
+        >>> def honest(p, training, other_seed):
+        ...     keep = np.random.default_rng(2 if other_seed else 1).random(x.shape) >= p
         ...     mask = keep / (1 - p) if training else np.ones_like(x)
         ...     return x * mask, mask
         >>> assert_inverted_dropout(x, [0.5], honest)
         dropout: behaves like inverted dropout for p in [0.5] (float64)
-        >>> assert_inverted_dropout(x, [0.5], lambda p, training: (x, np.ones_like(x)))
+        >>> assert_inverted_dropout(x, [0.5], lambda p, training, other_seed: (x, np.ones_like(x)))
         Traceback (most recent call last):
         ...
         cnnlab.grading.compare.MismatchError: dropout(...): mask values must be 0 or 1/(1-p) = 2; mask(0, 0) = 1
     """
     for p in p_values:
         label = f"dropout(x={describe(x)}, p={p}, training=True)"
-        out, mask = as_pair(result_of(p, True), label)
+        out, mask = as_pair(result_of(p, True, False), label)
         for what, value in (("out", out), ("mask", mask)):
             if type(value) is not np.ndarray or value.shape != x.shape:
                 raise MismatchError(f"{label}: {what} should be an array of shape {x.shape}, got {describe(value)}")
@@ -315,11 +314,15 @@ def assert_inverted_dropout(x, p_values, result_of):
         dropped = float(np.mean(mask == 0))
         if abs(dropped - p) > 0.02:
             raise MismatchError(f"{label}: dropped a fraction {dropped:.3f} of the values, expected about p = {p}")
-        _, mask_again = as_pair(result_of(p, True), label)
+        _, mask_again = as_pair(result_of(p, True, False), label)
         assert_matches(mask_again, mask, f"{label}: the same rng seed should give the same mask "
                        "(draw every random number from rng)")
+        _, mask_other = as_pair(result_of(p, True, True), label)
+        if type(mask_other) is not np.ndarray or mask_other.shape != x.shape or np.array_equal(mask_other, mask):
+            raise MismatchError(f"{label}: an rng with another seed gave the same mask: the mask must come from "
+                                "rng's random numbers, not a fixed pattern")
     label = f"dropout(x={describe(x)}, p=0.5, training=False)"
-    out, mask = as_pair(result_of(0.5, False), label)
+    out, mask = as_pair(result_of(0.5, False, False), label)
     assert_matches(out, x, f"{label}: out (evaluation mode is the identity)")
     assert_matches(mask, np.ones_like(x), f"{label}: mask (all ones in evaluation mode)")
     print(f"dropout: behaves like inverted dropout for p in {list(p_values)} ({x.dtype.name})")

@@ -457,10 +457,11 @@ def check_dropout(dropout, p_values=(0.2, 0.5, 0.8), dtype=np.float64, shape=(20
                   forbidden=NUMPY_FORBIDDEN):
     """Property checks of an inverted-dropout forward ``dropout(x, p, training, rng) -> (out, mask)``.
 
-    Calls the student's function twice per ``p`` with the same seed, then once in evaluation
-    mode, and checks what must hold (``compare.assert_inverted_dropout``): shapes and dtype, mask
+    Calls the student's function twice per ``p`` with the same seed and once with another, then
+    once in evaluation mode, and checks what must hold (``compare.assert_inverted_dropout``): shapes and
+    dtype, mask
     values 0 or 1/(1-p), out = x * mask, the fraction dropped close to p, the same seed giving the
-    same mask, and evaluation mode being the identity.
+    same mask, another seed a different one, and evaluation mode being the identity.
 
     Args:
         dropout: the student's ``dropout(x, p, training, rng)``.
@@ -480,8 +481,8 @@ def check_dropout(dropout, p_values=(0.2, 0.5, 0.8), dtype=np.float64, shape=(20
     """
     x = random_array(np.random.default_rng(seed), shape, dtype)
 
-    def result_of(p, training):
-        rng = np.random.default_rng(seed + 1) if training else None
+    def result_of(p, training, other_seed):
+        rng = np.random.default_rng(seed + (2 if other_seed else 1)) if training else None
         return call_student(dropout, x.copy(), p, training, rng, forbidden=forbidden, name="dropout")
 
     assert_inverted_dropout(x, p_values, result_of)

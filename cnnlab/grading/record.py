@@ -20,9 +20,8 @@ from .cases import *  # noqa: F401,F403 - the same seeded inputs as the trusted 
 from .cases import __all__ as _cases_all
 from .compare import CheatingError, MismatchError, TimeLimitError, describe, describe_call  # noqa: F401
 from .compare import time_limit  # noqa: F401 - used by the recorder and public here
-from .cases import as_case
-
-from .static import NUMPY_FORBIDDEN, TORCH_FORBIDDEN  # noqa: E402 - one list, shared with the trusted side
+from .cases import as_case  # not in cases.__all__: the star import above leaves it out
+from .static import NUMPY_FORBIDDEN, TORCH_FORBIDDEN  # noqa: F401 - one list, shared with the trusted side
 
 OUTBOX = os.environ.get("CNNLAB_OUTBOX", "")
 INBOX = os.environ.get("CNNLAB_INBOX", "")
@@ -161,12 +160,13 @@ def check_cpu_budget(*args, **kwargs):
 
 def check_dropout(dropout, p_values=(0.2, 0.5, 0.8), dtype=np.float64, shape=(200, 300), seed=0, forbidden=None):
     """The calls of the trusted ``check_dropout``, in the same order, recorded: per ``p`` two calls
-    with the rng seeded ``seed + 1``, then one in evaluation mode (arguments as in the learner's)."""
+    with the rng seeded ``seed + 1`` and one with ``seed + 2``, then one in evaluation mode (arguments as
+    in the learner's)."""
     rng = np.random.default_rng(seed)
     x = random_array(rng, shape, dtype)  # noqa: F405
     for p in p_values:
-        for _ in range(2):
-            ok, value = _run(dropout, (x.copy(), p, True, np.random.default_rng(seed + 1)), {}, f"dropout(p={p})", 10)
+        for rng_seed in (seed + 1, seed + 1, seed + 2):  # the order compare.assert_inverted_dropout reads them
+            ok, value = _run(dropout, (x.copy(), p, True, np.random.default_rng(rng_seed)), {}, f"dropout(p={p})", 10)
             if not ok:
                 raise value
     ok, value = _run(dropout, (x.copy(), 0.5, False, None), {}, "dropout(training=False)", 10)

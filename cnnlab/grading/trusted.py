@@ -189,7 +189,7 @@ class TrustedGrading:
         self._guard(dropout, "dropout")
         x = case_generators.random_array(np.random.default_rng(seed), shape, dtype)
 
-        def recorded(p, training):  # the sandbox's record.check_dropout made the calls in this order
+        def recorded(p, training, other_seed):  # the sandbox's record.check_dropout made the calls in this order
             return self._value(f"dropout(p={p})" if training else "dropout(training=False)")
 
         assert_inverted_dropout(x, p_values, recorded)
