@@ -80,6 +80,22 @@ for name in ("torch", "scipy", "skimage", "sklearn"):
     assert rc == 0 and out.strip() == "2.0", err
 
 
+def test_pytorch_exercises_cannot_reach_libraries_that_would_do_the_work():
+    # A student who read static.py hides the name from it: "sk" + "learn" is no string constant to flag.
+    code = """
+import importlib
+for name in ("sk" + "learn", "torch" + "vision"):
+    try:
+        importlib.import_module(name)
+        print(name, "present")
+    except ImportError:
+        print(name, "absent")
+"""
+    rc, out, err, _ = run_inside(code, allow_torch=True)
+    assert rc == 0, err
+    assert out.split() == ["sklearn", "absent", "torchvision", "absent"]
+
+
 def test_no_network_a_listener_on_the_host_receives_nothing():
     server = socket.socket()
     server.bind(("127.0.0.1", 0))

@@ -37,6 +37,9 @@ NOBODY = 65534
 # the static check of the source flags it).
 HIDDEN_FOR_NUMPY = ("torch", "torchgen", "torchvision", "functorch", "scipy", "scipy.libs", "skimage", "sklearn",
                     "scikit_learn.libs", "cv2", "tensorflow", "jax", "jaxlib", "nvidia", "triton")
+# In a PyTorch exercise torch stays, but the libraries that would do the exercise for the student go
+# (the static check flags them in the source; absence also stops "sk" + "learn").
+HIDDEN_FOR_TORCH = ("torchvision", "timm", "lightning", "pytorch_lightning", "skorch", "sklearn", "scikit_learn.libs")
 STUDENT_SIDE_MODULES = ("record.py", "boundary.py", "cases.py", "compare.py", "static.py")
 ANSWER_KEY_MODULES = ("reference", "torchops", "gradcheck", "checks", "models", "data", "train", "augment",
                       "numpy_net", "visualize", "course")
@@ -267,14 +270,13 @@ class Sandbox:
             if not prefix.startswith("/usr"):
                 args += parents(prefix) + ["--ro-bind", prefix, prefix]
                 made.add(prefix)
-        if not self.allow_torch:
-            for site in _site_packages():
-                for name in HIDDEN_FOR_NUMPY:
-                    path = os.path.join(site, name)
-                    if os.path.isfile(os.path.join(path, "__init__.py")):  # a package: importing it raises
-                        args += ["--ro-bind", os.path.join(self.scratch, "absent"), path]
-                    elif os.path.isdir(path):  # shared libraries: gone
-                        args += ["--tmpfs", path]
+        for site in _site_packages():
+            for name in (HIDDEN_FOR_TORCH if self.allow_torch else HIDDEN_FOR_NUMPY):
+                path = os.path.join(site, name)
+                if os.path.isfile(os.path.join(path, "__init__.py")):  # a package: importing it raises
+                    args += ["--ro-bind", os.path.join(self.scratch, "absent"), path]
+                elif os.path.isdir(path):  # shared libraries: gone
+                    args += ["--tmpfs", path]
         if os.path.isdir("/usr/share/datasets"):
             args += ["--tmpfs", "/usr/share/datasets"]
         for folder, mode in ((self.work, "--bind"), (self.outbox, "--bind"), (self.conn, "--bind"),
