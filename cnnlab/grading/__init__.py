@@ -47,6 +47,6 @@ __all__ = [
     "check", "expect_error", "call_student", "observe", "check_dropout", "check_random_augmentation",
     "check_cnn", "check_model", "check_losses", "check_accuracy", "check_cpu_budget", "fashion_mnist_tensors",
     "accuracy_of", "count_params", "find_forbidden", "tripwires", "time_limit", "NUMPY_FORBIDDEN", "TORCH_FORBIDDEN",
-    "describe", "random_array", "corr2d_cases", "conv_cases", "pool_cases", "pad_cases", "image_cases",
+    "random_array", "corr2d_cases", "conv_cases", "pool_cases", "pad_cases", "image_cases",
     "gradient_cases", "shift_cases", "answers", "reference_vgg_features",
 ]

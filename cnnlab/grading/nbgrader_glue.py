@@ -252,7 +252,7 @@ class SandboxedExecute(Execute):
         try:
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         finally:
-            if self._cpu_start is not None:  # CPU since the data went in, up to the end of this cell
+            if self._cpu_start is not None:  # CPU since the data went in, up to the end of the last cell run (training deferred to later cells counts)
                 self._cpu_end = self._cpu_now()
             if is_test:
                 self._box.take_outbox(os.path.join(self._trusted_store, grade_id))
