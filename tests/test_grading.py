@@ -319,6 +319,15 @@ def test_check_random_augmentation():
         grading.check_random_augmentation(lambda r: image[::-1], flips, "wrong axis")
 
 
+def test_check_random_augmentation_rejects_a_counter_that_ignores_the_rng():
+    # Alternating results pass "random enough" (half and half), but another seed gives the same sequence.
+    image = np.arange(12.0).reshape(3, 4)
+    flips = [image, image[:, ::-1]]
+    calls = iter(range(10**6))
+    with pytest.raises(MismatchError, match="another seed gave the same 200 choices"):
+        grading.check_random_augmentation(lambda r: flips[next(calls) % 2], flips, "counter flip")
+
+
 def test_answer_keys_for_shift_and_vgg_shapes():
     image = np.arange(1.0, 7.0).reshape(2, 3)
     assert grading.answers.shift_image(image, 1, -1).tolist() == [[0, 0, 0], [2, 3, 0]]
@@ -423,6 +432,12 @@ def test_the_trusted_checker_judges_recorded_dropout_and_augmentation_as_the_lea
     assert trusted_verdict(tmp_path, monkeypatch, cell) is None
     cell = lambda g: g.check_random_augmentation(lambda rng: image[::-1], flips, "wrong axis", calls=20)  # noqa: E731
     assert "not one of the 2 allowed results" in str(trusted_verdict(tmp_path, monkeypatch, cell))
+
+    def counter_flip(rng, calls=iter(range(10**6))):  # alternates whatever the rng: a fixed pattern
+        return flips[next(calls) % 2]
+
+    cell = lambda g: g.check_random_augmentation(counter_flip, flips, "counter flip", calls=20)  # noqa: E731
+    assert "another seed gave the same 20 choices" in str(trusted_verdict(tmp_path, monkeypatch, cell))
 
 
 def test_the_trusted_checker_judges_recorded_models_as_the_learner_side_does(tmp_path, monkeypatch):

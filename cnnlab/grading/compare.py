@@ -328,28 +328,9 @@ def assert_inverted_dropout(x, p_values, result_of):
     print(f"dropout: behaves like inverted dropout for p in {list(p_values)} ({x.dtype.name})")
 
 
-def assert_random_choices(results, candidates, label):
-    """Every one of ``results`` is one of ``candidates``, and they are random enough.
-
-    More than one candidate must occur and none may make up more than 3/4 of the results (unless
-    there is only one candidate).
-
-    Args:
-        results (list): what the student's ``f(rng)`` returned, call after call.
-        candidates (list of np.ndarray): the allowed results (e.g. the image and its flip).
-        label (str): names the function in messages.
-
-    Example:
-        >>> image = np.arange(4.0).reshape(2, 2)
-        >>> flips = [image, image[:, ::-1]]
-        >>> assert_random_choices([flips[i % 2] for i in range(10)], flips, "random_flip")
-        random_flip: 10 calls, 2 different results, all allowed
-        >>> assert_random_choices([image] * 10, flips, "random_flip")
-        Traceback (most recent call last):
-        ...
-        cnnlab.grading.compare.MismatchError: random_flip: not random enough: in 10 calls the most ...
-    """
-    counts = np.zeros(len(candidates), dtype=int)
+def _choices(results, candidates, label):
+    """Which candidate each result is (its index); MismatchError for a result that is none of them."""
+    choices = []
     for out in results:
         out = to_numpy(out)
         if type(out) is not np.ndarray or out.shape != candidates[0].shape:
@@ -357,13 +338,54 @@ def assert_random_choices(results, candidates, label):
         hits = [i for i, c in enumerate(candidates) if np.array_equal(out, c)]
         if not hits:
             raise MismatchError(f"{label}: returned an image that is not one of the {len(candidates)} allowed results")
-        counts[hits[0]] += 1
+        choices.append(hits[0])
+    return choices
+
+
+def assert_random_choices(results, candidates, label, other_seed_results=None):
+    """Every one of ``results`` is one of ``candidates``, and they are random enough.
+
+    More than one candidate must occur and none may make up more than 3/4 of the results (unless
+    there is only one candidate). With ``other_seed_results`` (the same number of calls with an rng
+    seeded differently) the two sequences of choices must differ, so that a function which ignores
+    the rng (a counter, a fixed pattern) fails.
+
+    Like every property of random results, this can be forged by code that counts its own calls and
+    knows the order in which the grader makes them; it stops functions that ignore the rng, not a
+    student who has studied the recorder.
+
+    Args:
+        results (list): what the student's ``f(rng)`` returned, call after call.
+        candidates (list of np.ndarray): the allowed results (e.g. the image and its flip).
+        label (str): names the function in messages.
+        other_seed_results (list or None): the calls with the other seed, checked the same way.
+
+    Example:
+        >>> image = np.arange(4.0).reshape(2, 2)
+        >>> flips = [image, image[:, ::-1]]
+        >>> assert_random_choices([flips[i % 2] for i in range(10)], flips, "random_flip")
+        random_flip: 10 calls, 2 different results, all allowed
+        >>> counter = [flips[i % 2] for i in range(10)]   # the same choices whatever the seed
+        >>> assert_random_choices(counter, flips, "random_flip", other_seed_results=counter)
+        Traceback (most recent call last):
+        ...
+        cnnlab.grading.compare.MismatchError: random_flip: an rng with another seed gave the same 10 choices: ...
+        >>> assert_random_choices([image] * 10, flips, "random_flip")
+        Traceback (most recent call last):
+        ...
+        cnnlab.grading.compare.MismatchError: random_flip: not random enough: in 10 calls the most ...
+    """
+    choices = _choices(results, candidates, label)
+    counts = np.bincount(choices, minlength=len(candidates))
     calls = len(results)
     if len(candidates) > 1:
         used = int(np.count_nonzero(counts))
         if used < 2 or counts.max() > 0.75 * calls:
             raise MismatchError(f"{label}: not random enough: in {calls} calls the most frequent result came "
                                 f"{counts.max()} times and only {used} different results appeared")
+        if other_seed_results is not None and _choices(other_seed_results, candidates, label) == choices:
+            raise MismatchError(f"{label}: an rng with another seed gave the same {calls} choices: draw them "
+                                "from rng's random numbers, not a counter or a fixed pattern")
     print(f"{label}: {calls} calls, {int(np.count_nonzero(counts))} different results, all allowed")
 
 

@@ -508,9 +508,10 @@ def check_random_augmentation(student, candidates, label, calls=200, seed=0, for
         >>> check_random_augmentation(random_flip, [image, image[:, ::-1]], "random_flip", calls=50)
         random_flip: 50 calls, 2 different results, all allowed
     """
-    rng = np.random.default_rng(seed)
-    results = [call_student(student, rng, forbidden=forbidden, name=label) for _ in range(calls)]
-    assert_random_choices(results, candidates, label)
+    runs = []
+    for rng in (np.random.default_rng(seed), np.random.default_rng(seed + 1)):  # the second: another seed
+        runs.append([call_student(student, rng, forbidden=forbidden, name=label) for _ in range(calls)])
+    assert_random_choices(runs[0], candidates, label, other_seed_results=runs[1])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -175,17 +175,19 @@ def check_dropout(dropout, p_values=(0.2, 0.5, 0.8), dtype=np.float64, shape=(20
 
 
 def check_random_augmentation(student, candidates, label, calls=200, seed=0, forbidden=None):
-    """Call ``student(rng)`` ``calls`` times (one rng seeded ``seed``); record all the results as one list."""
-    rng = np.random.default_rng(seed)
-    results = []
-    try:
-        with time_limit(10 + calls * 0.05, label):
-            for _ in range(calls):
-                results.append(student(rng))
-    except Exception as error:  # noqa: BLE001
-        _save(label, "raised", error=error)
-        raise
-    _save(label, "ok", results)
+    """Call ``student(rng)`` ``calls`` times with one rng seeded ``seed``, then ``calls`` times with one seeded
+    ``seed + 1``; record each run as one list (the second under ``label + " (another seed)"``)."""
+    for key, rng in ((label, np.random.default_rng(seed)),
+                     (label + " (another seed)", np.random.default_rng(seed + 1))):
+        results = []
+        try:
+            with time_limit(10 + calls * 0.05, label):
+                for _ in range(calls):
+                    results.append(student(rng))
+        except Exception as error:  # noqa: BLE001
+            _save(key, "raised", error=error)
+            raise
+        _save(key, "ok", results)
 
 
 def check_cnn(model, input_shape=(5, 1, 28, 28), num_classes=10, min_convs=2, max_params=1_000_000):

@@ -197,10 +197,11 @@ class TrustedGrading:
     def check_random_augmentation(self, student, candidates, label, calls=200, seed=0, forbidden=None):
         """Every recorded ``student(rng)`` result is one of ``candidates``; more than one occurs."""
         self._guard(student, label)
-        results = self._value(label)
-        if not isinstance(results, list) or len(results) != calls:
-            raise MismatchError(f"{label}: expected {calls} results, got {describe(results)}")
-        assert_random_choices(results, candidates, label)
+        runs = [self._value(label), self._value(label + " (another seed)")]
+        for results in runs:
+            if not isinstance(results, list) or len(results) != calls:
+                raise MismatchError(f"{label}: expected {calls} results, got {describe(results)}")
+        assert_random_choices(runs[0], candidates, label, other_seed_results=runs[1])
 
     def check_cnn(self, model, input_shape=(5, 1, 28, 28), num_classes=10, min_convs=2, max_params=1_000_000):
         """Architecture of exercise 07 from the recorded model summary and its output on zeros."""
