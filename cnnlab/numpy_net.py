@@ -29,6 +29,7 @@ import contextlib
 import numpy as np
 from tqdm.auto import tqdm
 
+from cnnlab import runtime
 from cnnlab.checks import positive_int
 from cnnlab.reference import (
     conv2d,
@@ -107,7 +108,7 @@ class NumpyCNN:
         k = self.kernel_size
         self.flat_features = f2 * size_after_pools * size_after_pools
 
-        rng = np.random.default_rng(seed)
+        rng = runtime.rng(seed)  # CNNLAB_SEED_OFFSET applies
 
         def he(shape, fan_in):
             # He initialisation: keeps the activation variance roughly constant through ReLUs.
@@ -358,7 +359,7 @@ def train_numpy(model, X, y, X_val=None, y_val=None, epochs=3, lr=0.05, batch_si
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
 
-    rng = np.random.default_rng(seed)
+    rng = runtime.rng(seed)  # CNNLAB_SEED_OFFSET applies
     history = {"loss": [], "acc": []}
     if X_val is not None:
         history.update(val_loss=[], val_acc=[])

@@ -2,6 +2,10 @@
 
 - ``device()``: ``CNNLAB_DEVICE``, else cuda when usable, else cpu.
 - ``seed_everything(seed)``: Python, NumPy and PyTorch generators.
+- ``seed_offset()`` / ``offset_seed(seed)``: ``CNNLAB_SEED_OFFSET`` (default 0), added to every seed the
+  chapters and cnnlab use, so that anyone can rebuild the book "as another machine would": another
+  machine's CPU, BLAS kernels and thread count train different networks, just as other seeds do.
+- ``rng(seed)``: a NumPy generator from an offset seed.
 - ``static_mode()``: ``CNNLAB_STATIC_WIDGETS=1`` (the book build): widgets and progress bars draw static output.
 """
 
@@ -34,11 +38,61 @@ def device():
     return pytorch.device("cpu")
 
 
+def seed_offset():
+    """The int in ``CNNLAB_SEED_OFFSET`` (default 0), which cnnlab adds to every seed it is given.
+
+    A chapter's stochastic claim must hold for any offset, as it must on any machine.
+
+    Raises:
+        ValueError: the variable is set but is not a whole number.
+
+    Example:
+        >>> saved = os.environ.pop("CNNLAB_SEED_OFFSET", None)
+        >>> seed_offset()
+        0
+        >>> os.environ["CNNLAB_SEED_OFFSET"] = "1000"
+        >>> seed_offset(), offset_seed(3)
+        (1000, 1003)
+        >>> _ = os.environ.pop("CNNLAB_SEED_OFFSET") if saved is None else os.environ.update(CNNLAB_SEED_OFFSET=saved)
+    """
+    text = os.environ.get("CNNLAB_SEED_OFFSET", "").strip()
+    if not text:
+        return 0
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"CNNLAB_SEED_OFFSET must be a whole number, got {text!r}") from None
+
+
+def offset_seed(seed):
+    """``seed + seed_offset()``: the seed that is really used where cnnlab is given ``seed``.
+
+    Functions that take a seed call this once, where the seed becomes a generator; they pass the
+    seed they were given, not the offset one, to anything they call.
+
+    Raises:
+        TypeError: ``seed`` is not an int (a bool is not a seed either).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
+    return int(seed) + seed_offset()
+
+
+def rng(seed=0):
+    """``np.random.default_rng(offset_seed(seed))``: a NumPy generator that follows ``CNNLAB_SEED_OFFSET``.
+
+    Example:
+        >>> bool(rng(5).random() == np.random.default_rng(offset_seed(5)).random())
+        True
+    """
+    return np.random.default_rng(offset_seed(seed))
+
+
 def seed_everything(seed=0):
-    """Seed Python's, NumPy's and PyTorch's generators; return a fresh ``np.random.Generator``.
+    """Seed Python's, NumPy's and PyTorch's generators with ``offset_seed(seed)``; return a fresh ``np.random.Generator``.
 
     Args:
-        seed: an int; the returned generator is ``np.random.default_rng(seed)``.
+        seed: an int; the returned generator is ``rng(seed)``, and ``CNNLAB_SEED_OFFSET`` is added to it.
 
     Example:
         >>> import torch
@@ -46,6 +100,7 @@ def seed_everything(seed=0):
         >>> first == (seed_everything(3).random(), random.random(), np.random.rand(), torch.rand(1).item())
         True
     """
+    seed = offset_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     try:

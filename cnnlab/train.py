@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from cnnlab.models import eval_mode
-from cnnlab.runtime import device as default_device, seed_everything, static_mode
+from cnnlab.runtime import device as default_device, offset_seed, seed_everything, static_mode
 from cnnlab.data import images_to_nchw_float
 
 METRICS = ("loss", "acc", "val_loss", "val_acc")
@@ -205,8 +205,8 @@ def fit(model, train, val=None, epochs=5, lr=1e-3, batch_size=64, optimizer="ada
         augment: None, an object with a ``.torch(batch, generator=...)`` method (``cnnlab.augment.Augmenter``,
             ``RandomCrop``, ``GaussianNoise``) or tensor -> tensor; applied to training batches only, on the device.
         device: default ``cnnlab.device()``.
-        seed: seeds shuffling, dropout and augmentation (``cnnlab.seed_everything``); the model's
-            initial weights are whatever the caller built.
+        seed: seeds shuffling, dropout and augmentation (``cnnlab.seed_everything``, so
+            ``CNNLAB_SEED_OFFSET`` is added); the model's initial weights are whatever the caller built.
         progress: show a tqdm bar (one per fit, counting the batches of all epochs). When the book
             is built (``CNNLAB_STATIC_WIDGETS=1``) a live bar cannot be shown, so one summary line per
             epoch is printed instead, like Keras' ``verbose=2``.
@@ -241,8 +241,8 @@ def fit(model, train, val=None, epochs=5, lr=1e-3, batch_size=64, optimizer="ada
         raise ValueError(f"weight_decay must be a non-negative number, got {weight_decay!r}")
     opt = _make_optimizer(optimizer, model, lr, weight_decay)
     lr_schedule = _make_schedule(schedule, opt, lr, epochs * len(train_batches))
-    shuffle_gen = torch.Generator().manual_seed(seed)
-    augment_gen = torch.Generator().manual_seed(seed + 1)
+    shuffle_gen = torch.Generator().manual_seed(offset_seed(seed))
+    augment_gen = torch.Generator().manual_seed(offset_seed(seed) + 1)
     history = History()
 
     static = static_mode()

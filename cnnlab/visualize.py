@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from cnnlab.checks import positive_int
 from cnnlab.models import eval_mode
+from cnnlab.runtime import offset_seed
 
 __all__ = [
     "feature_maps",
@@ -554,7 +555,7 @@ def maximize_activation(model, layer, channel, input_shape, steps=200, lr=0.1, l
     shape = _check_ascent(input_shape, steps, lr, l2)
     module = resolve_layer(model, layer)
     device = _model_device(model)
-    generator = pytorch.Generator().manual_seed(int(seed))
+    generator = pytorch.Generator().manual_seed(offset_seed(int(seed)))
     x = (0.01 * pytorch.randn((1, *shape), generator=generator)).to(device).requires_grad_(True)
     captured = {}
     handle = module.register_forward_hook(lambda _m, _i, output: captured.__setitem__("a", output))
@@ -598,7 +599,7 @@ def class_model(model, target, input_shape, steps=200, lr=0.1, l2=1e-2, seed=0):
     """
     shape = _check_ascent(input_shape, steps, lr, l2)
     device = _model_device(model)
-    generator = pytorch.Generator().manual_seed(int(seed))
+    generator = pytorch.Generator().manual_seed(offset_seed(int(seed)))
     x = (0.01 * pytorch.randn((1, *shape), generator=generator)).to(device).requires_grad_(True)
 
     def objective(x):

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 from cnnlab.checks import positive_int
+from cnnlab.runtime import offset_seed
 
 __all__ = ["activation_inputs", "weight_gradient_norms", "train_steps", "over_seeds", "mean_and_band", "smooth"]
 
@@ -127,7 +128,7 @@ def train_steps(model, train, steps, lr=0.5, batch_size=64, seed=0, probe=None, 
     if record_at and probe is None:
         raise ValueError("record_at needs a probe batch (images, labels)")
     record_at = set(record_at)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(offset_seed(seed))
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     losses, layers, gradients = [], {}, {}
     order, position = torch.randperm(len(images), generator=generator), 0

@@ -39,6 +39,7 @@ import numpy as np
 
 from cnnlab.checks import pair
 from cnnlab.checks import positive_int
+from cnnlab.runtime import offset_seed
 
 __all__ = [
     "KERNELS",
@@ -307,7 +308,7 @@ def _probe_input(layer, input_shape, seed, fill):
     parameter = next(iter(layer.parameters()), None) if hasattr(layer, "parameters") else None
     options = {"dtype": torch.float32} if parameter is None else {"dtype": parameter.dtype, "device": parameter.device}
     if fill is None:
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(offset_seed(seed))
         x = torch.randn((1, *shape), generator=generator, dtype=options["dtype"]).to(options.get("device", "cpu"))
     else:
         x = torch.full((1, *shape), float(fill), **options)

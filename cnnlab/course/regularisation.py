@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from cnnlab.course.experiments import SeedRuns, seeded_runs
+from cnnlab.runtime import offset_seed, rng
 
 __all__ = ["run_seeds_tested", "moved_copy", "disagreement", "plot_accuracies", "digits_split"]
 
@@ -179,7 +180,7 @@ def moved_copy(data, padding, flip=True, seed=0):
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.is_floating_point():
         raise TypeError(f"images must be a float tensor (N, C, H, W), got {type(images).__name__} "
                         f"{getattr(images, 'shape', '')}")
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch.Generator().manual_seed(offset_seed(int(seed)))
     return RandomCrop(padding, flip=flip).torch(images, generator=generator), labels
 
 
@@ -215,9 +216,9 @@ def digits_split(n_train, seed=0, pool_size=800, split_seed=0):
         raise ValueError(f"pool_size must leave a test set: got {pool_size} of {len(labels)} digits")
     if n_train > pool_size:
         raise ValueError(f"n_train must be at most pool_size={pool_size}, got {n_train}")
-    order = np.random.default_rng(split_seed).permutation(len(labels))
+    order = rng(split_seed).permutation(len(labels))
     pool, test = order[:pool_size], order[pool_size:]
-    train = np.sort(np.random.default_rng(seed).choice(pool, n_train, replace=False))
+    train = np.sort(rng(seed).choice(pool, n_train, replace=False))
     x, y = torch.from_numpy(images)[:, None], torch.from_numpy(labels)
     return (x[train], y[train]), (x[test], y[test])
 
