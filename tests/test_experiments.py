@@ -44,6 +44,49 @@ def test_fashion_subsets_are_balanced_disjoint_splits_and_repeatable():
 
 
 @needs_fashion
+def test_fashion_subsets_validate_on_training_images_that_no_subset_trains_on():
+    from cnnlab import data
+    from cnnlab.course.experiments import VALIDATION_START
+
+    _, (x_val, _) = fashion_subsets(1, 20, seed=3)
+    train_images, _ = data.load_fashion_mnist("train")
+    test_images, _ = data.load_fashion_mnist("test")
+    as_bytes = lambda images: {image.tobytes() for image in images}
+    val = as_bytes((x_val[:, 0].numpy() * 255).round().astype(np.uint8))
+    assert val <= as_bytes(train_images[VALIDATION_START:])
+    assert not val & as_bytes(train_images[:VALIDATION_START])
+    assert not val & as_bytes(test_images)
+    with pytest.raises(ValueError, match="pool must be at most"):
+        fashion_subsets(1, 1, pool=VALIDATION_START + 1)
+
+
+@needs_fashion
+def test_fashion_test_is_the_whole_test_split_or_a_balanced_draw():
+    from cnnlab import data
+    from cnnlab.course.experiments import fashion_test
+
+    x_test, y_test = fashion_test()
+    images, labels = data.load_fashion_mnist("test")
+    assert x_test.shape == (10_000, 1, 28, 28) and torch.equal(y_test, torch.from_numpy(labels).long())
+    assert np.allclose(x_test[:, 0].numpy() * 255, images, atol=1e-3)
+    _, y_some = fashion_test(per_class=7, seed=1)
+    assert np.bincount(y_some.numpy(), minlength=10).tolist() == [7] * 10
+
+
+@needs_fashion
+def test_seed_offset_moves_every_draw(monkeypatch):
+    (plain, _), (plain_val, _) = fashion_subsets(5, 3, seed=1, pool=2000)
+    monkeypatch.setenv("CNNLAB_SEED_OFFSET", "1000")
+    (moved, _), (moved_val, _) = fashion_subsets(5, 3, seed=1, pool=2000)
+    (again, _), _ = fashion_subsets(5, 3, seed=1, pool=2000)
+    assert not torch.equal(plain, moved) and not torch.equal(plain_val, moved_val)
+    assert torch.equal(again, moved)
+    monkeypatch.setenv("CNNLAB_SEED_OFFSET", "0")
+    (at_1001, _), _ = fashion_subsets(5, 3, seed=1001, pool=2000)
+    assert torch.equal(at_1001, moved)  # offset 1000 with seed 1 is seed 1001 without offset
+
+
+@needs_fashion
 def test_fashion_subsets_refuses_more_than_the_pool_holds():
     with pytest.raises(ValueError, match="per class"):
         fashion_subsets(50, 1, pool=100)

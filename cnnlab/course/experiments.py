@@ -6,7 +6,8 @@ offline, so the book repeats the experiments on a small balanced subset of Fashi
 small enough for a 2-core CPU and large enough to overfit. Everything here is plain functions so
 the chapters stay short and the code is tested.
 
-- ``fashion_subsets``: a balanced training subset and a held-out validation set, NCHW float tensors.
+- ``fashion_subsets``: a balanced training subset and a validation set, both from the training split;
+  ``fashion_test``: the test split, for a final number only.
 - ``compare_training``: train several variants from the *same* initial weights, collect their histories.
 - ``tail_mean`` / ``generalization_gap``: read a history without being fooled by one noisy epoch.
 - ``eval_accuracies``: training and validation accuracy of a trained model, both in eval mode.
@@ -23,7 +24,9 @@ import torch as pytorch
 from cnnlab.checks import as_rng, positive_int
 
 __all__ = [
+    "VALIDATION_START",
     "fashion_subsets",
+    "fashion_test",
     "check_variants",
     "train_variant",
     "compare_training",
@@ -39,14 +42,23 @@ __all__ = [
 ]
 
 
+VALIDATION_START = 50_000  # Fashion-MNIST's last 10,000 training images: the validation pool, never trained on
+
+
 def fashion_subsets(train_per_class, val_per_class, seed=0, pool=20000, root=None):
-    """A balanced Fashion-MNIST training subset and a balanced validation set from the test split.
+    """A balanced Fashion-MNIST training subset and a balanced validation set, both from the training split.
+
+    The training images are drawn from the first ``pool`` training images, the validation images from the
+    last 10,000 (from ``VALIDATION_START`` on), which no training subset can contain. The test split is
+    left alone: :func:`fashion_test` reads it, once, for a final number.
 
     Args:
         train_per_class: images per class drawn from the first ``pool`` training images.
-        val_per_class: images per class drawn from the test split (never seen in training).
-        seed: seeds the draw, so every chapter that asks for the same sizes gets the same images.
-        pool: how many training images, from the start of the split, to draw from.
+        val_per_class: images per class drawn from the validation pool (never seen in training).
+        seed: an int (``CNNLAB_SEED_OFFSET`` is added) or a ``np.random.Generator``; seeds the draw, so
+            every chapter that asks for the same sizes gets the same images.
+        pool: how many training images, from the start of the split, to draw from (at most
+            ``VALIDATION_START``).
         root: folder of the Fashion-MNIST IDX files (default: ``cnnlab.data``'s).
 
     Shape:
@@ -62,21 +74,64 @@ def fashion_subsets(train_per_class, val_per_class, seed=0, pool=20000, root=Non
 
     train_per_class = positive_int(train_per_class, "train_per_class")
     val_per_class = positive_int(val_per_class, "val_per_class")
-    rng = as_rng(seed)
-    out = []
-    for split, per_class, limit in (("train", train_per_class, pool), ("test", val_per_class, None)):
-        images, labels = data.load_fashion_mnist(split, limit=limit, root=root)
-        counts = np.bincount(labels, minlength=10)
-        if counts.min() < per_class:
-            raise ValueError(
-                f"asked for {per_class} images per class from the {split} split, but the smallest class "
-                f"has {counts.min()} (images {images.shape})"
-            )
-        index = np.sort(data.balanced_subset(labels, per_class, rng))
-        x = pytorch.from_numpy(images[index].astype(np.float32) / 255.0)[:, None]
-        y = pytorch.from_numpy(labels[index].astype(np.int64))
-        out.append((x, y))
-    return tuple(out)
+    pool = positive_int(pool, "pool")
+    if pool > VALIDATION_START:
+        raise ValueError(f"pool must be at most {VALIDATION_START} (the validation images start there), got {pool}")
+    rng = _data_rng(seed)
+    images, labels = data.load_fashion_mnist("train", root=root)
+    training = _balanced(images[:pool], labels[:pool], train_per_class, rng, "the training pool")
+    validation = _balanced(images[VALIDATION_START:], labels[VALIDATION_START:], val_per_class, rng,
+                           "the validation pool")
+    return training, validation
+
+
+def fashion_test(per_class=None, seed=0, root=None):
+    """Fashion-MNIST's test split, for a final number: all 10,000 images, or ``per_class`` of each class.
+
+    Args:
+        per_class: None for the whole split, or how many images of each class to draw.
+        seed: an int (``CNNLAB_SEED_OFFSET`` is added) or a ``np.random.Generator``; used only with ``per_class``.
+        root: folder of the Fashion-MNIST IDX files (default: ``cnnlab.data``'s).
+
+    Shape:
+        (x_test, y_test): float32 (N, 1, 28, 28) in [0, 1] and int64 (N,), N = 10,000 or 10 * per_class.
+
+    Example:
+        >>> x_test, y_test = fashion_test()   # doctest: +SKIP
+        >>> tuple(x_test.shape)               # doctest: +SKIP
+        (10000, 1, 28, 28)
+    """
+    from cnnlab import data
+
+    images, labels = data.load_fashion_mnist("test", root=root)
+    if per_class is None:
+        return _as_tensors(images, labels, np.arange(len(labels)))
+    per_class = positive_int(per_class, "per_class")
+    return _balanced(images, labels, per_class, _data_rng(seed), "the test split")
+
+
+def _data_rng(seed):
+    from cnnlab.runtime import offset_seed
+
+    return as_rng(offset_seed(seed)) if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) else as_rng(seed)
+
+
+def _balanced(images, labels, per_class, rng, where):
+    from cnnlab import data
+
+    counts = np.bincount(labels, minlength=10)
+    if counts.min() < per_class:
+        raise ValueError(
+            f"asked for {per_class} images per class from {where}, but its smallest class "
+            f"has {counts.min()} (images {images.shape})"
+        )
+    return _as_tensors(images, labels, np.sort(data.balanced_subset(labels, per_class, rng)))
+
+
+def _as_tensors(images, labels, index):
+    x = pytorch.from_numpy(images[index].astype(np.float32) / 255.0)[:, None]
+    y = pytorch.from_numpy(labels[index].astype(np.int64))
+    return x, y
 
 
 def check_variants(variants):
@@ -97,7 +152,7 @@ def check_variants(variants):
 
 
 def train_variant(spec, train, val, epochs, seed, progress=False, **fit_kwargs):
-    """Build ``spec["model"]()`` right after ``torch.manual_seed(seed)`` and train it with ``fit(seed=seed)``.
+    """Build ``spec["model"]()`` right after ``cnnlab.seed_everything(seed)`` and train it with ``fit(seed=seed)``.
 
     The rest of ``spec`` overrides ``fit_kwargs`` and ``epochs``, so two variants trained with one seed
     start from the same weights, see the same batches, and differ only in what their dicts say.
@@ -105,12 +160,13 @@ def train_variant(spec, train, val, epochs, seed, progress=False, **fit_kwargs):
     Returns:
         (model, history, options): the trained model, ``fit``'s history and the ``fit`` options used.
     """
+    from cnnlab.runtime import seed_everything
     from cnnlab.train import fit
 
     options = dict(fit_kwargs)
     options.update({key: value for key, value in spec.items() if key != "model"})
     options.setdefault("epochs", epochs)
-    pytorch.manual_seed(seed)
+    seed_everything(seed)  # CNNLAB_SEED_OFFSET is added there and in fit, once each
     model = spec["model"]()
     history = fit(model, train, val, seed=seed, progress=progress, **options)
     return model, history, options
