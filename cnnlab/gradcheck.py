@@ -9,7 +9,7 @@ The standard way to test a hand-written backward pass (CS231n's gradient check):
 
 import numpy as np
 
-__all__ = ["numerical_gradient", "rel_error"]
+__all__ = ["numerical_gradient", "rel_error", "rounding_tolerance"]
 
 
 def numerical_gradient(f, x, dout=None, h=1e-5):
@@ -74,3 +74,27 @@ def rel_error(a, b):
     if a.size == 0:
         return 0.0
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+def rounding_tolerance(dtype, terms, magnitude=1.0):
+    """How far two computations of the same sums may differ by rounding alone: ``terms * eps * magnitude``.
+
+    Two results that are equal in exact arithmetic but computed differently (another kernel, another
+    summation order, another array shape) differ by rounding; each addition can add one ``eps`` of
+    the running sum. Compare them against this bound, never with ``==``.
+
+    Args:
+        dtype: the floating-point dtype of the results (NumPy or its name).
+        terms: how many numbers each result sums (a convolution: C_in * kh * kw).
+        magnitude: the largest absolute value involved (the results' or the summands').
+
+    Example:
+        >>> a = np.array([0.1, 0.2, 0.3]) @ np.ones(3)
+        >>> b = 0.3 + 0.2 + 0.1
+        >>> bool(abs(a - b) <= rounding_tolerance(np.float64, terms=3, magnitude=0.6))
+        True
+    """
+    eps = np.finfo(np.dtype(dtype)).eps
+    if isinstance(terms, bool) or not isinstance(terms, (int, np.integer)) or terms < 1:
+        raise ValueError(f"terms must be a positive int, got {terms!r}")
+    return float(terms * eps * max(float(magnitude), np.finfo(np.dtype(dtype)).tiny))

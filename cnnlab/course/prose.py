@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import textwrap
 
-__all__ = ["say", "fill"]
+__all__ = ["say", "fill", "probability"]
 
 # {name} or {name:format_spec}; only names passed as keywords are replaced, so LaTeX braces such
 # as $\frac{n}{s}$ are left alone.
@@ -68,3 +68,23 @@ def say(template: str, **values):
     from IPython.display import Markdown
 
     return Markdown(fill(template, **values))
+
+
+def probability(p, digits=3):
+    """A probability with no more digits than it has: ``"0.874"``, or ``"> 0.999"`` near 1 and ``"< 0.001"`` near 0.
+
+    A float32 softmax that rounds to 1.0 is not certainty; "1.0000" would claim four digits that are not there.
+
+    Example:
+        >>> probability(0.87412), probability(0.99996), probability(2e-6)
+        ('0.874', '> 0.999', '< 0.001')
+    """
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be a probability in [0, 1], got {p}")
+    step = 10.0 ** -digits
+    if p > 1 - step:
+        return f"> {1 - step:.{digits}f}"
+    if p < step:
+        return f"< {step:.{digits}f}"
+    return f"{p:.{digits}f}"
