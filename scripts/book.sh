@@ -14,6 +14,15 @@ if [ ! -f _mathjax/mathjax/MathJax.js ]; then
   cp -rL "$src/fonts/HTML-CSS/TeX/woff" "$src/fonts/HTML-CSS/TeX/otf" _mathjax/mathjax/fonts/HTML-CSS/TeX/
 fi
 
+# The execution cache knows a notebook's text, not the settings it ran under: another seed offset,
+# thread count or device must execute every chapter again, as another machine would.
+settings="CNNLAB_SEED_OFFSET=${CNNLAB_SEED_OFFSET:-0} OMP_NUM_THREADS=${OMP_NUM_THREADS:-default} CNNLAB_DEVICE=${CNNLAB_DEVICE:-auto}"
+if [ -d _build/.jupyter_cache ] && [ "$(cat _build/.cnnlab-settings 2>/dev/null)" != "$settings" ]; then
+  echo "[book] built before under other settings; executing every chapter again with $settings"
+  rm -rf _build/.jupyter_cache
+fi
+mkdir -p _build && echo "$settings" > _build/.cnnlab-settings
+
 export CNNLAB_STATIC_WIDGETS=1   # widgets draw their static figure in the rendered pages
 export MPLBACKEND=Agg
 export PYTHONHASHSEED=0
