@@ -13,7 +13,8 @@ Commands (run from anywhere; --root picks another course directory):
     python scripts/grade.py generate [A ...]            solutions -> exercises (nbgrader generate_assignment)
     python scripts/grade.py check-release [A ...]       is exercises/ what generate would write? (exit 1 if not)
     python scripts/grade.py release A --to DIR          copy exercises/A to DIR/A and DIR/A.zip for students
-    python scripts/grade.py collect A --from DIR        DIR/<student>.ipynb or DIR/<student>/**/A.ipynb
+    python scripts/grade.py collect A --from DIR        DIR/<student>.ipynb or DIR/<student>/**/A.ipynb (DIR or DIR.zip;
+                                                        plain files only: links and special files are refused)
                                                         -> submitted/<student>/A/A.ipynb
     python scripts/grade.py autograde A [--student S]   run the tests of every (or one) submission, print scores
                         [--jobs N] [--scheduler ADDR]   N at once (default: the cores), or on a Dask cluster
@@ -32,6 +33,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -41,7 +43,11 @@ from cnnlab.grading.batch import (DEFAULT_SUBMISSION_TIMEOUT, course_db_url, gra
                                   nbgrader_environment, put_nbgrader_on_path)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STUDENT_ID = re.compile(r"[^A-Za-z0-9_.@-]+")
+STUDENT_ID = re.compile(r"[^A-Za-z0-9_.@-]+")  # characters replaced by "_" in a download's name
+STUDENT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}")  # a valid id: starts with a letter or digit
+MAX_NOTEBOOK_BYTES = 64 * 2**20  # one submitted notebook
+MAX_ARCHIVE_BYTES = 4 * 2**30  # everything unpacked from one archive
+MAX_ARCHIVE_MEMBERS = 100_000
 
 # Notebook fields that change from run to run without changing the exercise.
 VOLATILE_CELL_KEYS = ("execution_count", "outputs")
@@ -176,30 +182,164 @@ def release(root, name, destination, check=True):
 # ---------------------------------------------------------------------------------------------
 
 
+def regular_file(path):
+    """Why ``path`` may not be collected, or "" when it is a plain file: not a symlink, a hard link, a FIFO, ...
+
+    Args:
+        path (str): a file in the downloaded submissions.
+
+    Returns:
+        str: "" for a regular file with one link, otherwise the reason it is refused.
+
+    Example:
+        >>> regular_file("/dev/null")
+        'not a regular file'
+    """
+    try:
+        info = os.lstat(path)
+    except OSError as error:
+        return f"unreadable ({error.strerror})"
+    if stat.S_ISLNK(info.st_mode):
+        return "a symbolic link"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if info.st_nlink != 1:
+        return f"a hard link ({info.st_nlink} names)"
+    if info.st_size > MAX_NOTEBOOK_BYTES:
+        return f"larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB"
+    return ""
+
+
+def read_regular_file(path):
+    """(bytes, mtime) of ``path``, opened without following a link; OSError if it is not a plain file (any more).
+
+    The checks of :func:`regular_file` are made again on the open descriptor, so a file swapped for
+    a symlink or a FIFO between the listing and the copy is refused, not followed.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or info.st_size > MAX_NOTEBOOK_BYTES:
+            raise OSError(f"{path}: not a plain file with one link of at most {MAX_NOTEBOOK_BYTES} bytes")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(MAX_NOTEBOOK_BYTES + 1)
+        if len(data) > MAX_NOTEBOOK_BYTES:
+            raise OSError(f"{path}: larger than {MAX_NOTEBOOK_BYTES} bytes")
+        return data, info.st_mtime
+    finally:
+        os.close(fd)
+
+
+def student_id(text):
+    """The student id made from a download's name, or None: strict ``STUDENT_ID_PATTERN`` (no "..", no "/").
+
+    Example:
+        >>> student_id("alice.smith@uni"), student_id("bob jones"), student_id(".."), student_id("...")
+        ('alice.smith@uni', 'bob_jones', None, None)
+    """
+    sid = STUDENT_ID.sub("_", text).strip("_")
+    return sid if STUDENT_ID_PATTERN.fullmatch(sid) and ".." not in sid else None
+
+
+def unpack_archive(archive, destination):
+    """Extract the zip ``archive`` into ``destination`` member by member, checking every member first.
+
+    Refused (and reported): absolute names, ".." components, symbolic links and other special
+    files, more than ``MAX_ARCHIVE_MEMBERS`` members, a member over ``MAX_NOTEBOOK_BYTES``, or more
+    than ``MAX_ARCHIVE_BYTES`` in all (a zip bomb). Nothing is written outside ``destination``.
+
+    Args:
+        archive (str): a .zip file (an LMS download).
+        destination (str): an empty folder.
+
+    Returns:
+        list of str: the refused members, with the reason.
+    """
+    refused = []
+    base = os.path.realpath(destination)
+    with zipfile.ZipFile(archive) as zf:
+        members = zf.infolist()
+        if len(members) > MAX_ARCHIVE_MEMBERS:
+            raise SystemExit(f"{archive}: {len(members)} members, more than {MAX_ARCHIVE_MEMBERS}")
+        total = 0
+        for member in members:
+            name = member.filename
+            mode = member.external_attr >> 16
+            parts = name.replace("\\", "/").split("/")
+            if name.startswith("/") or ".." in parts or (len(name) > 1 and name[1] == ":"):
+                refused.append(f"{name}: a path outside the archive")
+                continue
+            if member.is_dir():
+                continue
+            if stat.S_IFMT(mode) and not stat.S_ISREG(mode):  # no type bits (DOS, writestr): a file
+                refused.append(f"{name}: not a regular file (a link or a device)")
+                continue
+            if member.file_size > MAX_NOTEBOOK_BYTES:
+                refused.append(f"{name}: larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
+                continue
+            total += member.file_size
+            if total > MAX_ARCHIVE_BYTES:
+                raise SystemExit(f"{archive}: more than {MAX_ARCHIVE_BYTES // 2**20} MiB unpacked")
+            target = os.path.realpath(os.path.join(base, *[p for p in parts if p not in ("", ".")]))
+            if os.path.commonpath([base, target]) != base or target == base:
+                refused.append(f"{name}: a path outside the archive")
+                continue
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with zf.open(member) as src, open(target, "xb") as dst:
+                data = src.read(MAX_NOTEBOOK_BYTES + 1)  # the header's size may lie: read at most the limit
+                if len(data) > MAX_NOTEBOOK_BYTES:
+                    refused.append(f"{name}: larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
+                    data = b""
+                dst.write(data)
+            if not data:
+                os.unlink(target)
+    return refused
+
+
 def find_submissions(source, name):
-    """{student_id: notebook path} from DIR/<student>.ipynb or DIR/<student>/**/<name>.ipynb."""
+    """{student_id: notebook path} from DIR/<student>.ipynb or DIR/<student>/**/<name>.ipynb.
+
+    Only plain files are taken: a symlink, a hard link, a FIFO or a device (``regular_file``) is
+    refused with a warning, and so is a student folder that is a symlink; links inside a folder are
+    never followed. A name that gives no valid student id (``student_id``: "..", "/") is refused too.
+
+    Args:
+        source (str): the folder of downloaded submissions.
+        name (str): the assignment.
+
+    Returns:
+        dict: ``{student_id: path}``.
+    """
     found = {}
     for entry in sorted(os.listdir(source)):
         path = os.path.join(source, entry)
-        if os.path.isfile(path) and entry.endswith(".ipynb"):
+        if os.path.islink(path):
+            print(f"warning: refused {path}: a symbolic link")
+            continue
+        if entry.endswith(".ipynb") and not os.path.isdir(path):
             student = entry[: -len(".ipynb")]
             if student.endswith("_" + name):  # "<student>_<assignment>.ipynb" also works
                 student = student[: -len(name) - 1]
             found[student] = path
         elif os.path.isdir(path) and not entry.startswith("."):
             matches = []
-            for folder, dirs, files in os.walk(path):
-                dirs[:] = [d for d in dirs if d != ".ipynb_checkpoints"]
+            for folder, dirs, files in os.walk(path):  # symlinked folders are listed in dirs, never entered
+                dirs[:] = [d for d in dirs if d != ".ipynb_checkpoints" and not os.path.islink(os.path.join(folder, d))]
                 matches += [os.path.join(folder, f) for f in files if f == name + ".ipynb"]
             if len(matches) > 1:
-                print(f"warning: {entry}: several {name}.ipynb, using {matches[0]}")
+                print(f"warning: {entry}: several {name}.ipynb, using {sorted(matches)[0]}")
             if matches:
                 found[entry] = sorted(matches)[0]
     cleaned = {}
     for student, path in found.items():
-        sid = STUDENT_ID.sub("_", student).strip("_")
-        if not sid:
-            raise SystemExit(f"cannot make a student id from {path!r}")
+        problem = regular_file(path)
+        if problem:
+            print(f"warning: refused {path}: {problem}")
+            continue
+        sid = student_id(student)
+        if sid is None:
+            print(f"warning: refused {path}: cannot make a valid student id from {student!r}")
+            continue
         if sid in cleaned:
             raise SystemExit(f"two submissions map to the student id {sid!r}: {cleaned[sid]}, {path}")
         cleaned[sid] = path
@@ -207,20 +347,51 @@ def find_submissions(source, name):
 
 
 def collect(root, name, source):
-    """Copy submissions into submitted/<student>/<name>/<name>.ipynb with a timestamp.txt (file time)."""
+    """Copy submissions into submitted/<student>/<name>/<name>.ipynb with a timestamp.txt (file time).
+
+    ``source`` is a folder (see :func:`find_submissions`) or a .zip of one, unpacked with member
+    checks (:func:`unpack_archive`). Every destination is checked to stay inside submitted/, and
+    each file is read through a descriptor opened without following links (:func:`read_regular_file`).
+
+    Args:
+        root (str): the course directory.
+        name (str): the assignment.
+        source (str): the downloaded submissions.
+
+    Returns:
+        list of str: the collected student ids.
+    """
     assignments(root, [name])
+    if os.path.isfile(source) and zipfile.is_zipfile(source):
+        with tempfile.TemporaryDirectory(prefix="cnnlab-collect-") as unpacked:
+            for problem in unpack_archive(source, unpacked):
+                print(f"warning: refused archive member {problem}")
+            return collect(root, name, unpacked)
     submissions = find_submissions(source, name)
     if not submissions:
         raise SystemExit(f"no submissions of {name} found in {source}")
+    base = os.path.join(os.path.realpath(root), "submitted")
+    os.makedirs(base, exist_ok=True)
+    collected = []
     for student, path in sorted(submissions.items()):
-        target = os.path.join(root, "submitted", student, name)
+        target = os.path.realpath(os.path.join(base, student, name))
+        if os.path.commonpath([base, target]) != base or os.path.dirname(os.path.dirname(target)) != base:
+            print(f"warning: refused {path}: its destination {target} is outside {base}")
+            continue
+        try:
+            data, mtime = read_regular_file(path)
+        except OSError as error:
+            print(f"warning: refused {path}: {error}")
+            continue
         os.makedirs(target, exist_ok=True)
-        shutil.copy(path, os.path.join(target, name + ".ipynb"))
-        stamp = datetime.datetime.fromtimestamp(os.path.getmtime(path), tz=datetime.timezone.utc)
+        with open(os.path.join(target, name + ".ipynb"), "wb") as f:
+            f.write(data)
+        stamp = datetime.datetime.fromtimestamp(mtime, tz=datetime.timezone.utc)
         with open(os.path.join(target, "timestamp.txt"), "w") as f:
             f.write(stamp.strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
-    print(f"collected {len(submissions)} submissions of {name}: {', '.join(sorted(submissions))}")
-    return sorted(submissions)
+        collected.append(student)
+    print(f"collected {len(collected)} submissions of {name}: {', '.join(collected)}")
+    return collected
 
 
 # ---------------------------------------------------------------------------------------------
