@@ -28,7 +28,8 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # loop costs that cell's points, not the whole run. The grading helpers also stop each call of a
 # student function after a few seconds (cnnlab.grading.time_limit), which is much faster.
 # A cell whose source contains "# cnnlab-timeout: N" (assignment 07 trains a network) gets N
-# seconds, at most MAX_CELL_TIMEOUT.
+# seconds, at most MAX_CELL_TIMEOUT. While grading, only the instructor's test cells count, with
+# their source from the gradebook (SandboxedExecute): a student's own cell cannot raise its limit.
 CELL_TIMEOUT = int(os.environ.get("CNNLAB_CELL_TIMEOUT", "60"))
 MAX_CELL_TIMEOUT = 600
 _TIMEOUT_MARK = re.compile(r"#\s*cnnlab-timeout:\s*(\d+)")
@@ -58,6 +59,10 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Igno
 c.Autograde.autograde_preprocessors = [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 c.SandboxedExecute.memory_limit = os.environ.get("CNNLAB_SANDBOX_MEMORY", "4G")
+# work/, outbox/ and conn/ share one tmpfs of this size (when grading as root): the disk a submission can fill
+c.SandboxedExecute.disk_limit = os.environ.get("CNNLAB_SANDBOX_DISK", "1G")
+c.SandboxedExecute.output_cell_bytes = 1_000_000  # bytes of outputs a cell keeps, then "[output truncated]"
+c.SandboxedExecute.output_notebook_bytes = 5_000_000  # ... and the whole notebook (LimitOutput counts lines)
 c.SandboxedExecute.cpu_limit = 1800  # CPU seconds per submission (all threads of the kernel)
 c.SandboxedExecute.submission_timeout = 1800  # wall seconds per submission
 c.SandboxedExecute.torch_assignments = ["07_*", "08_*"]  # the others are NumPy only: torch, scipy, ... absent

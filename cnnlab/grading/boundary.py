@@ -11,13 +11,17 @@ nothing. This module is copied into the sandbox; it imports NumPy only (torch la
 import json
 import math
 import os
+import stat
 
 import numpy as np
 
-__all__ = ["Foreign", "ModelSummary", "encode", "write_record", "read_records"]
+__all__ = ["Foreign", "ModelSummary", "LoadBudget", "encode", "write_record", "read_records", "read_plain_file"]
 
 MAX_ITEMS = 100_000
 MAX_TEXT = 2_000
+CELL_BYTES = 256 * 2**20  # most bytes the trusted side loads for one test cell's records
+SUBMISSION_BYTES = 1 * 2**30  # ... and for a whole submission
+MAX_JSON_BYTES = 50_000_000
 
 
 class Foreign:
@@ -199,15 +203,103 @@ def write_record(outbox, k, record, arrays):
 # ---------------------------------------------------------------------------------------------
 
 
-def _load_array(folder, k, i):
-    path = os.path.join(folder, f"{k:06d}_{int(i)}.npy")
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        return Foreign("unreadable array", error)
-    if type(array) is not np.ndarray or array.dtype.kind not in "biufc":
-        return Foreign(f"array of dtype {getattr(array, 'dtype', '?')}")
-    return array
+class LoadBudget:
+    """A byte budget for what the trusted side loads from the sandbox's records; it never grows.
+
+    Args:
+        limit (int): bytes in all.
+        parent (LoadBudget or None): a larger budget (the submission's) that is charged as well.
+
+    Example:
+        >>> submission = LoadBudget(100)
+        >>> cell = LoadBudget(80, parent=submission)
+        >>> cell.take(60), cell.take(30), submission.left
+        (True, False, 40)
+    """
+
+    def __init__(self, limit, parent=None):
+        self.left = int(limit)
+        self.parent = parent
+
+    def take(self, n):
+        """Charge ``n`` bytes; False (and nothing charged) when they do not fit here or in the parent."""
+        n = int(n)
+        if n > self.left or (self.parent is not None and n > self.parent.left):
+            return False
+        self.left -= n
+        if self.parent is not None:
+            self.parent.left -= n
+        return True
+
+
+def read_plain_file(path, budget=None, max_bytes=None):
+    """The bytes of ``path``, opened with ``O_NOFOLLOW | O_NONBLOCK`` and checked by ``fstat`` to be a regular file.
+
+    A symlink, a FIFO, a tty or ``/dev/zero`` raises ``OSError`` at once instead of being followed,
+    blocking or read forever. The file's size is charged to ``budget`` before it is read.
+
+    Args:
+        path (str): a record's file.
+        budget (LoadBudget or None): charged with the file's size.
+        max_bytes (int or None): larger files are refused.
+
+    Returns:
+        bytes: the content.
+
+    Example:
+        >>> read_plain_file("/dev/zero")
+        Traceback (most recent call last):
+        ...
+        OSError: /dev/zero: not a regular file
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path}: not a regular file")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise OSError(f"{path}: larger than {max_bytes} bytes")
+        if budget is not None and not budget.take(info.st_size):
+            raise OSError(f"{path}: over the byte budget of the records")
+        data = f.read(info.st_size + 1)
+    if len(data) != info.st_size:
+        raise OSError(f"{path}: changed while it was read")
+    return data
+
+
+class _Arrays:
+    """The arrays of one outbox folder, each file loaded at most once and charged to a budget."""
+
+    def __init__(self, folder, budget):
+        self.folder, self.budget, self.loaded = folder, budget, {}
+
+    def load(self, k, i):
+        key = (int(k), int(i))
+        if key not in self.loaded:
+            self.loaded[key] = self._read(*key)
+        return self.loaded[key]
+
+    def _read(self, k, i):
+        import io
+
+        path = os.path.join(self.folder, f"{k:06d}_{i}.npy")
+        try:
+            data = read_plain_file(path, self.budget)
+            stream = io.BytesIO(data)
+            version = np.lib.format.read_magic(stream)
+            header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            if version not in header:
+                return Foreign("unreadable array", f".npy format version {version}")
+            shape, _, dtype = header[version](stream)
+            if dtype.hasobject or math.prod(shape) * dtype.itemsize > len(data):
+                return Foreign("unreadable array", "its header promises more data than the file holds")
+            stream.seek(0)
+            array = np.load(stream, allow_pickle=False)
+        except (OSError, ValueError, TypeError) as error:
+            return Foreign("unreadable array", error)
+        if type(array) is not np.ndarray or array.dtype.kind not in "biufc":
+            return Foreign(f"array of dtype {getattr(array, 'dtype', '?')}")
+        return array
 
 
 def decode(description, folder, k, depth=0):
@@ -215,7 +307,7 @@ def decode(description, folder, k, depth=0):
 
     Args:
         description (dict): one value of a record, as :func:`encode` wrote it.
-        folder (str): the outbox the record's arrays are in.
+        folder (str or _Arrays): the outbox the record's arrays are in (or its loader).
         k (int): the record's number.
         depth (int): nesting so far (deeper than 20 is foreign).
 
@@ -229,6 +321,8 @@ def decode(description, folder, k, depth=0):
     """
     if not isinstance(description, dict) or depth > 20:
         return Foreign("malformed record")
+    if not isinstance(folder, _Arrays):
+        folder = _Arrays(folder, LoadBudget(CELL_BYTES))
     kind = description.get("t")
     value = description.get("v")
     if kind == "none":
@@ -250,12 +344,12 @@ def decode(description, folder, k, depth=0):
             return Foreign("numpy scalar")
         return dtype.type(value)
     if kind == "array":
-        array = _load_array(folder, k, description.get("i", -1))
+        array = _load_index(folder, k, description.get("i", -1))
         if description.get("cls") != "ndarray" and not isinstance(array, Foreign):
             return Foreign(str(description.get("cls")), "a subclass of np.ndarray")
         return array
     if kind == "tensor":
-        array = _load_array(folder, k, description.get("i", -1))
+        array = _load_index(folder, k, description.get("i", -1))
         if isinstance(array, Foreign):
             return array
         try:
@@ -276,11 +370,22 @@ def decode(description, folder, k, depth=0):
     return Foreign(str(description.get("type", "unknown value")))
 
 
-def read_records(folder):
+def _load_index(arrays, k, i):
+    if type(i) is not int or i < 0:
+        return Foreign("malformed record")
+    return arrays.load(k, i)
+
+
+def read_records(folder, budget=None):
     """{k: record} of the finished records in ``folder`` (values decoded, plain data only).
+
+    Every file is opened with :func:`read_plain_file` (no symlink, FIFO or device is followed),
+    each ``.npy`` is loaded once however often the records name it, and everything loaded counts
+    against ``CELL_BYTES`` and ``budget``. Past the budget, values arrive as :class:`Foreign`.
 
     Args:
         folder (str): an outbox (a missing folder has no records).
+        budget (LoadBudget or None): the submission's budget, shared by all its test cells.
 
     Returns:
         dict: ``{k: {"status", "label", "error_type", "error_message", "value"}}``.
@@ -292,17 +397,15 @@ def read_records(folder):
     records = {}
     if not os.path.isdir(folder):
         return records
+    cell_budget = LoadBudget(CELL_BYTES, parent=budget)
+    arrays = _Arrays(folder, cell_budget)
     for name in sorted(os.listdir(folder)):
         if not name.endswith(".json") or name.startswith("."):
             continue
         try:
             k = int(name[: -len(".json")])
-            path = os.path.join(folder, name)
-            if os.path.getsize(path) > 50_000_000:
-                continue
-            with open(path) as f:
-                raw = json.load(f)
-        except (ValueError, OSError):
+            raw = json.loads(read_plain_file(os.path.join(folder, name), cell_budget, MAX_JSON_BYTES))
+        except (ValueError, OSError, RecursionError):
             continue
         if not isinstance(raw, dict):
             continue
@@ -310,6 +413,6 @@ def read_records(folder):
         error = raw.get("error") if isinstance(raw.get("error"), dict) else {}
         record["error_type"] = str(error.get("type", ""))[:200]
         record["error_message"] = str(error.get("message", ""))[:MAX_TEXT]
-        record["value"] = decode(raw.get("value", {"t": "none"}), folder, k)
+        record["value"] = decode(raw.get("value", {"t": "none"}), arrays, k)
         records[k] = record
     return records

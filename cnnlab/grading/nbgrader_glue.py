@@ -17,8 +17,8 @@ A dead kernel (``os._exit``, the CPU limit) makes nbgrader drop that submission,
 
 import ast
 import fnmatch
+import json
 import os
-import shutil
 import sys
 import time
 
@@ -31,9 +31,12 @@ from jupyter_client.manager import AsyncKernelManager
 
 from . import boundary, keys, static, trusted
 from .sandbox import (NO_SANDBOX_WARNING, NOBODY, Sandbox, SandboxUnavailable, check_bwrap,
-                      process_tree_cpu_seconds, sandbox_disabled)
+                      process_tree_cpu_seconds, remove_tree, sandbox_disabled)
 
-__all__ = ["SandboxedExecute", "SandboxKernelManager", "grade_notebook", "instructor_test_cells"]
+__all__ = ["SandboxedExecute", "SandboxKernelManager", "cap_outputs", "grade_notebook", "instructor_test_cells",
+           "trusted_cell_timeout"]
+
+TRUNCATED = "[output truncated]"
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -85,6 +88,94 @@ def instructor_test_cells(resources, nb):
             return {cell.name: gb.find_source_cell(cell.name, info["notebook"], info["assignment"]).source
                     for cell in notebook.grade_cells if cell.cell_type == "code"}
     return {cell.metadata.nbgrader["grade_id"]: cell.source for cell in nb.cells if _is_test_cell(cell)}
+
+
+def trusted_cell_timeout(cell, test_sources, timeout_func, default):
+    """Seconds a cell may run while grading: only an instructor's test cell may ask for more.
+
+    A ``# cnnlab-timeout: N`` mark counts only in the source of a test cell *as the gradebook has
+    it*: ``timeout_func`` (the course's ``cell_timeout``) sees that source, never the submitted
+    one. Every other cell (the student's own) gets ``default``, whatever its source says.
+
+    Args:
+        cell (NotebookNode): the cell about to run.
+        test_sources (dict): {grade_id: source} of the test cells, from the gradebook.
+        timeout_func (callable or None): cell -> seconds, as nbclient's ``timeout_func``.
+        default (int or None): the timeout of an ordinary cell.
+
+    Returns:
+        int or None: the seconds allowed.
+
+    Example:
+        >>> from nbformat import v4
+        >>> marked = lambda cell: 600 if "cnnlab-timeout" in cell.source else 20
+        >>> student = v4.new_code_cell("# cnnlab-timeout: 600\\ntrain()")
+        >>> test = v4.new_code_cell("# cnnlab-timeout: 600", metadata={"nbgrader": {"grade_id": "test_t"}})
+        >>> trusted_cell_timeout(student, {}, marked, 20), trusted_cell_timeout(test, {"test_t": "check()"}, marked, 20)
+        (20, 20)
+        >>> trusted_cell_timeout(test, {"test_t": "# cnnlab-timeout: 600"}, marked, 20)
+        600
+    """
+    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    if timeout_func is None or cell.get("cell_type") != "code" or grade_id not in test_sources:
+        return default
+    trusted = NotebookNode(cell_type="code", source=test_sources[grade_id], metadata={}, outputs=[])
+    return timeout_func(trusted)
+
+
+def _output_size(output):
+    return len(json.dumps(output, default=str))
+
+
+def _cut_output(output, room):
+    """``output`` cut to about ``room`` bytes (a stream keeps its first characters), marked TRUNCATED."""
+    if output.get("output_type") == "stream" and isinstance(output.get("text"), str):
+        return NotebookNode(output_type="stream", name=output.get("name", "stdout"),
+                            text=output["text"][:max(room, 0)] + "\n" + TRUNCATED + "\n")
+    return NotebookNode(output_type="stream", name="stdout",
+                        text=f"{TRUNCATED} ({output.get('output_type', 'output')} of {_output_size(output):,} bytes)\n")
+
+
+def cap_outputs(nb, cell_bytes=1_000_000, notebook_bytes=5_000_000):
+    """Cap every code cell's outputs at ``cell_bytes`` and all of them at ``notebook_bytes`` (JSON bytes).
+
+    nbgrader's ``LimitOutput`` counts lines, so one 30 MB line passes it. Here an output that does
+    not fit is cut (a stream keeps its beginning) or replaced, with a visible ``[output truncated]``,
+    and the outputs after it in that cell are dropped.
+
+    Args:
+        nb (NotebookNode): the executed notebook (changed in place).
+        cell_bytes (int): most bytes of outputs per cell.
+        notebook_bytes (int): most bytes of outputs in the whole notebook.
+
+    Returns:
+        NotebookNode: ``nb``.
+
+    Example:
+        >>> import nbformat
+        >>> cell = nbformat.v4.new_code_cell("print('x' * 10**6)")
+        >>> cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * 10**6)]
+        >>> text = cap_outputs(nbformat.v4.new_notebook(cells=[cell]), cell_bytes=100).cells[0].outputs[0].text
+        >>> len(text) < 200, text.endswith("[output truncated]\\n")
+        (True, True)
+    """
+    left = int(notebook_bytes)
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        room, kept = min(int(cell_bytes), left), []
+        for output in cell.get("outputs", []):
+            size = _output_size(output)
+            if size <= room:
+                kept.append(output)
+                room -= size
+                continue
+            kept.append(_cut_output(output, room - 200))
+            room = 0
+            break
+        cell.outputs = kept
+        left -= sum(_output_size(o) for o in kept)
+    return nb
 
 
 def _data_requests(source):
@@ -169,6 +260,9 @@ class SandboxedExecute(Execute):
     file_size_limit = Unicode("256M", help="Largest file the sandbox may write.").tag(config=True)
     submission_timeout = Integer(1800, help="Wall seconds per submission; later cells are skipped.").tag(config=True)
     torch_assignments = List(["07_*", "08_*"], help="Assignment ids (globs) that may use PyTorch.").tag(config=True)
+    disk_limit = Unicode("1G", help="Size of the sandbox's scratch tmpfs: work, outbox, conn (as root).").tag(config=True)
+    output_cell_bytes = Integer(1_000_000, help="Most bytes of outputs a cell keeps ([output truncated]).").tag(config=True)
+    output_notebook_bytes = Integer(5_000_000, help="Most bytes of outputs a notebook keeps.").tag(config=True)
 
     def _allow_torch(self, resources):
         assignment = resources.get("nbgrader", {}).get("assignment", "") or ""
@@ -211,10 +305,13 @@ class SandboxedExecute(Execute):
         allow_torch = self._allow_torch(resources)
         self.kernel_manager_class = SandboxKernelManager
         self._test_sources = instructor_test_cells(resources, nb)
+        if getattr(self.timeout_func, "__func__", None) is not SandboxedExecute._cell_timeout:
+            self._marked_timeout, self.timeout_func = self.timeout_func, self._cell_timeout
         self._records, self._sandbox_errors, self._cpu_start, self._cpu_end = {}, {}, None, None
         self._started = time.monotonic()
         with Sandbox(allow_torch=allow_torch, memory=self.memory_limit, cpu_seconds=self.cpu_limit,
-                     processes=self.process_limit, file_size=self.file_size_limit, enabled=enabled) as box:
+                     processes=self.process_limit, file_size=self.file_size_limit, enabled=enabled,
+                     disk=self.disk_limit) as box:
             self._box = box
             box.copy_into_work(resources.get("metadata", {}).get("path"))
             self._trusted_store = os.path.join(box.scratch, "..", os.path.basename(box.scratch) + "-records")
@@ -222,13 +319,19 @@ class SandboxedExecute(Execute):
             try:
                 nb, resources = super().preprocess(nb, resources, km=km)
             finally:
-                records = {gid: boundary.read_records(os.path.join(self._trusted_store, gid))
+                budget = boundary.LoadBudget(boundary.SUBMISSION_BYTES)  # shared by all test cells
+                records = {gid: boundary.read_records(os.path.join(self._trusted_store, gid), budget)
                            for gid in self._test_sources}
-                shutil.rmtree(self._trusted_store, ignore_errors=True)
+                remove_tree(self._trusted_store)
+        nb = cap_outputs(nb, self.output_cell_bytes, self.output_notebook_bytes)
         cpu = None if self._cpu_start is None or self._cpu_end is None else self._cpu_end - self._cpu_start
         nb = grade_notebook(nb, self._test_sources, records, allow_torch=allow_torch, cpu_seconds=cpu,
                             sandbox_errors=self._sandbox_errors)
         return nb, resources
+
+    def _cell_timeout(self, cell):
+        """nbclient's ``timeout_func`` while grading: marks count in the gradebook's test cells only."""
+        return trusted_cell_timeout(cell, self._test_sources, self._marked_timeout, self.timeout)
 
     def _cpu_now(self):
         process = getattr(getattr(self.km, "provisioner", None), "process", None)

@@ -22,17 +22,20 @@ import functools
 import glob
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 
-__all__ = ["SandboxUnavailable", "Sandbox", "check_bwrap", "sandbox_disabled", "NO_SANDBOX_WARNING"]
+__all__ = ["SandboxUnavailable", "Sandbox", "check_bwrap", "sandbox_disabled", "remove_tree", "copy_plain_files",
+           "NO_SANDBOX_WARNING"]
 
 INSTALL_HINT = "apt-get install bubblewrap"
 NO_SANDBOX_WARNING = ("WARNING: grading WITHOUT the sandbox (--no-sandbox / CNNLAB_NO_SANDBOX=1): student code "
                       "runs with your rights and can read the solutions, the gradebook and the other submissions, "
                       "and write anywhere you can. Only for trusted notebooks (your own solutions).")
 NOBODY = 65534
+OUTBOX_BYTES = 256 * 2**20  # what the trusted side copies out of the outbox per test cell
 # Packages a NumPy exercise may not use: absent inside its sandbox (PIL stays: matplotlib needs it;
 # the static check of the source flags it).
 HIDDEN_FOR_NUMPY = ("torch", "torchgen", "torchvision", "functorch", "scipy", "scipy.libs", "skimage", "sklearn",
@@ -139,6 +142,160 @@ def process_tree_cpu_seconds(root_pid):
     return total / ticks
 
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def remove_tree(path):
+    """Remove ``path`` and everything under it, however deep, without recursion and without following links.
+
+    ``shutil.rmtree`` recurses once per level (a 1,500-deep tree made by a submission raises
+    ``RecursionError``) and builds ever longer paths. This walks down and up again with one open
+    directory at a time (``openat``, ``unlinkat``): no recursion, no long paths, no file descriptor
+    per level. What cannot be removed is left and the walk goes on; it never raises.
+
+    Args:
+        path (str): a folder (or a file or link, which is unlinked).
+
+    Returns:
+        bool: True when ``path`` is gone.
+
+    Example:
+        >>> import tempfile
+        >>> top = tempfile.mkdtemp()
+        >>> os.makedirs(os.path.join(top, *["d"] * 50))
+        >>> remove_tree(top), os.path.exists(top)
+        (True, False)
+    """
+    try:
+        fd = os.open(path, _DIR_FLAGS)
+    except FileNotFoundError:
+        return True
+    except OSError:  # a file or a symlink: unlink it, never follow it
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return not os.path.lexists(path)
+    names, failed = [], set()
+    while True:
+        descended = False
+        try:
+            entries = list(os.scandir(fd))
+        except OSError:
+            entries = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                key = entry.inode()
+            except OSError:
+                continue
+            if key in failed:
+                continue
+            if not is_dir:
+                try:
+                    os.unlink(entry.name, dir_fd=fd)
+                except OSError:
+                    failed.add(key)
+                continue
+            try:
+                child = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
+            except OSError:
+                failed.add(key)
+                continue
+            try:
+                os.fchmod(child, 0o700)  # a folder the submission made unwritable
+            except OSError:
+                pass
+            os.close(fd)
+            fd, descended = child, True
+            names.append(entry.name)
+            break
+        if descended:
+            continue
+        if not names:
+            os.close(fd)
+            break
+        inode = os.fstat(fd).st_ino
+        try:
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+        except OSError:
+            os.close(fd)
+            break
+        os.close(fd)
+        fd, name = parent, names.pop()
+        try:
+            os.rmdir(name, dir_fd=fd)
+        except OSError:
+            failed.add(inode)
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+    return not os.path.lexists(path)
+
+
+def copy_plain_files(source, destination, max_bytes):
+    """Copy the regular files directly in ``source`` into ``destination``, through file descriptors.
+
+    Every entry is opened with ``O_NOFOLLOW | O_NONBLOCK`` relative to ``source``'s descriptor and
+    checked with ``fstat`` to be a regular file before a byte is read: a symlink, a FIFO, a device
+    or a folder (even one that replaced a file a moment ago) is skipped, never followed, and a
+    FIFO cannot block. At most ``max_bytes`` are copied in all; what does not fit is left out.
+
+    Args:
+        source (str): a folder the sandbox can write to (the outbox).
+        destination (str): trusted storage (created).
+        max_bytes (int): the byte budget of this copy.
+
+    Returns:
+        list of str: the names copied.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+        ...     _ = open(os.path.join(a, "0.json"), "w").write("{}")
+        ...     os.symlink("/etc/passwd", os.path.join(a, "1.json"))
+        ...     os.mkfifo(os.path.join(a, "2.json"))
+        ...     copy_plain_files(a, os.path.join(b, "store"), 1000)
+        ['0.json']
+    """
+    os.makedirs(destination, exist_ok=True)
+    copied, left = [], int(max_bytes)
+    try:
+        folder = os.open(source, _DIR_FLAGS)
+    except OSError:
+        return copied
+    try:
+        for name in sorted(os.listdir(folder)):
+            if "/" in name or name in (".", ".."):
+                continue
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0),
+                             dir_fd=folder)
+            except OSError:
+                continue
+            try:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode) or info.st_size > left:
+                    continue
+                with os.fdopen(os.dup(fd), "rb") as src:
+                    data = src.read(left + 1)
+                if len(data) > left:  # it grew while we read it
+                    continue
+                left -= len(data)
+                out = os.open(os.path.join(destination, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(out, "wb") as dst:
+                    dst.write(data)
+                copied.append(name)
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
+    finally:
+        os.close(folder)
+    return copied
+
+
 class Sandbox:
     """One submission's sandbox: a scratch directory and the ``bwrap`` command that jails a kernel.
 
@@ -149,6 +306,11 @@ class Sandbox:
         processes: process (and thread) limit of the sandbox user.
         file_size: largest file the sandbox may write.
         enabled: False runs the kernel without bwrap (``--no-sandbox``), same scratch layout.
+        tmpfs_size: size of the sandbox's own ``/tmp`` and ``/home`` (each a tmpfs).
+        disk: total size of the scratch directory (``work/``, ``outbox/``, ``conn/``, ``inbox/``):
+            a tmpfs of that size when the grader runs as root (``self.mounted``); otherwise only
+            ``file_size`` limits what it writes.
+        outbox_bytes: most bytes :meth:`take_outbox` copies out per test cell.
 
     A kernel is started with ``box.wrap([sys.executable, "-m", "ipykernel_launcher", "-f",
     box.connection_file])``; the scratch directory goes when the ``with`` block ends.
@@ -163,8 +325,10 @@ class Sandbox:
     """
 
     def __init__(self, allow_torch=False, memory="4G", cpu_seconds=1800, processes=1024, file_size="256M",
-                 enabled=True, tmpfs_size="512M"):
+                 enabled=True, tmpfs_size="512M", disk="1G", outbox_bytes=OUTBOX_BYTES):
         self.allow_torch = allow_torch
+        self.disk = parse_size(disk)
+        self.outbox_bytes = int(outbox_bytes)
         self.memory = parse_size(memory)
         self.cpu_seconds = int(cpu_seconds)
         self.processes = int(processes)
@@ -174,6 +338,9 @@ class Sandbox:
         self.bwrap = check_bwrap() if enabled else None
         self.scratch = tempfile.mkdtemp(prefix="cnnlab-sandbox-")
         os.chmod(self.scratch, 0o755)
+        # As root, the whole scratch directory (work, outbox, conn, inbox) is a tmpfs of `disk` bytes:
+        # a submission cannot fill the host's disk, and everything goes with one umount.
+        self.mounted = enabled and os.geteuid() == 0 and _mount_tmpfs(self.scratch, self.disk)
         self.work, self.outbox, self.inbox, self.conn, self.package = (
             os.path.join(self.scratch, d) for d in ("work", "outbox", "inbox", "conn", "package"))
         for folder in (self.work, self.outbox, self.inbox, self.conn, self.package):
@@ -203,8 +370,22 @@ class Sandbox:
         self.close()
 
     def close(self):
-        """Remove the scratch directory (the sandbox's files, the outbox, the kernel's sockets)."""
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        """Remove the scratch directory (the sandbox's files, the outbox, the kernel's sockets); never raises.
+
+        The tmpfs (as root) is unmounted, so its files vanish however they are nested; otherwise
+        :func:`remove_tree` removes them without recursion.
+        """
+        try:
+            self._unmount()
+        finally:
+            remove_tree(self.scratch)
+
+    def _unmount(self):
+        if self.mounted:
+            for lazy in ([], ["-l"]):
+                if subprocess.run(["umount", *lazy, self.scratch], capture_output=True).returncode == 0:
+                    self.mounted = False
+                    break
 
     def copy_into_work(self, folder, max_bytes=20_000_000):
         """Copy the submission's other files (not notebooks) into the working directory."""
@@ -295,7 +476,7 @@ class Sandbox:
         for name in os.listdir(self.outbox):
             path = os.path.join(self.outbox, name)
             if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
+                remove_tree(path)
             else:
                 try:
                     os.unlink(path)
@@ -303,13 +484,21 @@ class Sandbox:
                     pass
 
     def take_outbox(self, destination):
-        """Move what the sandbox wrote since the last clear into ``destination`` (trusted storage)."""
-        os.makedirs(destination, exist_ok=True)
-        for name in os.listdir(self.outbox):
-            path = os.path.join(self.outbox, name)
-            if os.path.isfile(path) and not os.path.islink(path):
-                shutil.move(path, os.path.join(destination, name))
+        """Copy what the sandbox wrote since the last clear into ``destination`` (trusted storage), then clear it.
+
+        Regular files only, read through descriptors opened with ``O_NOFOLLOW | O_NONBLOCK`` and
+        checked with ``fstat`` (:func:`copy_plain_files`): a record the sandbox turns into a symlink
+        or a FIFO meanwhile is skipped, never followed. At most ``outbox_bytes`` per test cell.
+        """
+        copy_plain_files(self.outbox, destination, self.outbox_bytes)
         self.clear_outbox()
+
+
+def _mount_tmpfs(folder, size):
+    """Mount a tmpfs of ``size`` bytes on ``folder`` (root only); False when the kernel refuses."""
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={int(size)},mode=0755,nosuid,nodev",
+                             "cnnlab-sandbox", folder], capture_output=True)
+    return result.returncode == 0
 
 
 def _site_packages():
