@@ -253,3 +253,265 @@ print(written)
         assert box.mounted and os.statvfs(box.work).f_blocks * os.statvfs(box.work).f_frsize <= 64 * 2**20
         scratch = box.scratch
     assert not os.path.exists(scratch)
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end (slow): hostile submissions of 02 graded by one `nbgrader autograde` call
+# ---------------------------------------------------------------------------------------------
+
+from course_copy import cell_timeout, insert_code_cell, set_source  # noqa: E402
+
+E2E_CELL_TIMEOUT = 15
+E2E_DISK = "128M"
+# Item 4: a student's own cell asks for 600 s, and sleeps past the cell timeout.
+OWN_TIMEOUT = f"# cnnlab-timeout: 600\nimport time\ntime.sleep({E2E_CELL_TIMEOUT + 20})\nprint('slept past the cell timeout')\n"
+# Item 12: one 30 MB line (LimitOutput counts lines).
+BIG_OUTPUT = "print('x' * 30_000_000)\n"
+# Item 13: a 1,500-deep tree and a 64 MiB file left in the working directory.
+DEEP_TREE = '''
+import os
+fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+for _ in range(1500):
+    os.mkdir("d", dir_fd=fd)
+    child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+    os.close(fd)
+    fd = child
+with open(os.open("leftover.bin", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd), "wb") as f:
+    f.write(b"x" * 2**26)
+print("tree made")
+'''
+# Item 11: fill the working directory with 32 MiB files until the disk says no.
+FILL_DISK = '''
+import os
+written = 0
+for i in range(100):
+    try:
+        with open(f"fill{i}.bin", "wb") as f:
+            f.write(b"x" * 2**25)
+        written += 2**25
+    except OSError as error:
+        break
+print("written", written)
+for i in range(100):
+    if os.path.exists(f"fill{i}.bin"):
+        os.unlink(f"fill{i}.bin")  # so that the honest rest of the notebook still runs
+'''
+# Item 5: HTML that would run in formgrader and in the feedback: as an output and as the written answer.
+XSS_OUTPUT = '''
+from IPython.display import HTML, Javascript, display
+display(HTML("<img src=x onerror=\\"document.documentElement.dataset.pwnedOutput='1'\\">"
+             "<script>document.documentElement.dataset.pwnedScript='1'</script>"))
+display(Javascript("document.documentElement.dataset.pwnedJs='1'"))
+'''
+XSS_ANSWER = ('<img src=x onerror="document.documentElement.dataset.pwnedAnswer=\'1\'">'
+              '<script>document.documentElement.dataset.pwnedAnswerScript="1"</script> My answer.')
+
+
+def xss_notebook():
+    nb = insert_code_cell(solution_nb(), 2, XSS_OUTPUT)
+    return set_source(nb, "answer_parameters", XSS_ANSWER)
+
+
+def sandbox_leftovers():
+    import glob
+
+    return set(glob.glob("/tmp/cnnlab-sandbox-*"))
+
+
+def needs_grading_mark(test):
+    """Mark an end-to-end test: slow, and skipped without bubblewrap."""
+    test = pytest.mark.slow(test)
+    return pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")(test)
+
+
+@pytest.fixture(scope="module")
+def hostile_course(tmp_path_factory):
+    root = copy_course(str(tmp_path_factory.mktemp("hostile_course")), assignments=[NAME], folders=("solutions",))
+    old_disk = os.environ.get("CNNLAB_SANDBOX_DISK")
+    os.environ["CNNLAB_SANDBOX_DISK"] = E2E_DISK
+    try:
+        with cell_timeout(E2E_CELL_TIMEOUT):
+            grade.generate(root, None, quiet=True)
+            subs = {"honest": solution_nb(), "own_timeout": insert_code_cell(solution_nb(), 2, OWN_TIMEOUT),
+                    "big_output": insert_code_cell(solution_nb(), 2, BIG_OUTPUT),
+                    "deep_tree": insert_code_cell(solution_nb(), 2, DEEP_TREE),
+                    "fill_disk": insert_code_cell(solution_nb(), 2, FILL_DISK), "xss": xss_notebook()}
+            for student, nb in subs.items():
+                write_nb(nb, os.path.join(root, "submitted", student, NAME, NAME + ".ipynb"))
+            before = sandbox_leftovers()
+            result = grade.nbgrader(root, "autograde", NAME, "--force", check=False, quiet=True)
+            leftovers = sandbox_leftovers() - before
+            table = grade.scores(root, NAME)
+            feedback = grade.nbgrader(root, "generate_feedback", NAME, "--force", check=False, quiet=True)
+    finally:
+        if old_disk is None:
+            os.environ.pop("CNNLAB_SANDBOX_DISK", None)
+        else:
+            os.environ["CNNLAB_SANDBOX_DISK"] = old_disk
+    yield {"root": root, "table": table, "log": result.stdout + result.stderr, "leftovers": leftovers,
+           "feedback_log": feedback.stdout + feedback.stderr}
+
+
+def graded_path(course, student):
+    return os.path.join(course["root"], "autograded", student, NAME, NAME + ".ipynb")
+
+
+def graded_text(course, student):
+    with open(graded_path(course, student), encoding="utf-8") as f:
+        return f.read()
+
+
+def full_marks(course, student):
+    row = course["table"][student]
+    assert not row["failed"], f"{student} FAILED: " + course["log"][-3000:]
+    assert row["auto"] == row["auto_max"] > 0, row["cells"]
+
+
+@needs_grading_mark
+@pytest.mark.parametrize("student", ["honest", "own_timeout", "big_output", "deep_tree", "fill_disk", "xss"])
+def test_hostile_side_effects_keep_the_honest_marks(hostile_course, student):
+    full_marks(hostile_course, student)
+
+
+@needs_grading_mark
+def test_a_student_cell_cannot_raise_its_own_timeout(hostile_course):
+    cell = read_nb(graded_path(hostile_course, "own_timeout"))["cells"][2]
+    assert "cnnlab-timeout: 600" in "".join(cell["source"])
+    printed = "".join("".join(o.get("text", "")) for o in cell["outputs"] if o["output_type"] == "stream")
+    assert "slept past the cell timeout" not in printed
+    assert "CellTimeoutError" in [o.get("ename") for o in cell["outputs"]], cell["outputs"]
+
+
+@needs_grading_mark
+def test_outputs_are_capped_by_bytes_with_a_visible_mark(hostile_course):
+    size = os.path.getsize(graded_path(hostile_course, "big_output"))
+    assert size < 6_000_000, size
+    assert "[output truncated]" in graded_text(hostile_course, "big_output")
+
+
+@needs_grading_mark
+def test_a_deep_tree_is_cleaned_up_and_nothing_of_the_sandbox_is_left(hostile_course):
+    assert "tree made" in graded_text(hostile_course, "deep_tree")
+    assert hostile_course["leftovers"] == set()
+    assert "RecursionError" not in hostile_course["log"]
+
+
+@needs_grading_mark
+def test_filling_the_disk_stops_at_the_sandbox_limit(hostile_course):
+    text = json.dumps(read_nb(graded_path(hostile_course, "fill_disk")))
+    written = int(text.split("written ")[1].split("\\n")[0])
+    assert 0 < written <= 128 * 2**20, written
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def formgrader_html(path):
+    """The autograded notebook rendered as formgrader renders it (its exporter, template and config)."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config
+
+    config = Config()
+    config.HTMLExporter.template_name = "formgrade"
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    resources = {"assignment_id": NAME, "notebook_id": NAME, "submission_id": "x", "index": 0, "total": 1,
+                 "base_url": "", "student": "xss", "last_name": "", "first_name": "", "notebook_path": path}
+    html, _ = HTMLExporter(config=config).from_filename(path, resources=resources)
+    return html
+
+
+@needs_grading_mark
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is missing: scripts/setup.sh installs Debian's `chromium`")
+def test_no_script_of_the_submission_runs_in_formgrader_or_the_feedback(hostile_course, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    pages = {"formgrader": tmp_path / "formgrader.html",
+             "feedback": os.path.join(hostile_course["root"], "feedback", "xss", NAME, NAME + ".html")}
+    pages["formgrader"].write_text(formgrader_html(graded_path(hostile_course, "xss")), encoding="utf-8")
+    assert os.path.exists(pages["feedback"]), hostile_course["feedback_log"][-2000:]
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        try:
+            for what, path in pages.items():
+                page = browser.new_page()
+                page.goto("file://" + str(path))
+                page.wait_for_timeout(1500)  # onerror of a missing image fires after load
+                ran = page.evaluate("Object.keys(document.documentElement.dataset).filter(k => k.startsWith('pwned'))")
+                assert ran == [], f"{what}: the submission's script ran ({ran})"
+                assert "My answer." in page.content()  # the answer is still shown, as text
+                page.close()
+        finally:
+            browser.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Item 10: one sandbox that holds all its process slots leaves the others theirs
+# ---------------------------------------------------------------------------------------------
+
+HOG = """
+import os, sys, time
+held = 0
+try:
+    for _ in range(200):
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        held += 1
+except OSError:
+    pass
+print("held", held, flush=True)
+time.sleep(60)
+"""
+SPAWN = """
+import subprocess
+children = [subprocess.Popen(["sleep", "5"]) for _ in range(20)]
+print("started", len(children))
+"""
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None or os.geteuid() != 0, reason="needs bwrap, and root for the uid pool")
+def test_a_process_hog_does_not_use_up_another_sandboxs_process_limit():
+    with Sandbox(processes=60) as hog_box, Sandbox(processes=60) as honest_box:
+        assert hog_box.uid != honest_box.uid
+        hog = subprocess.Popen(hog_box.wrap([sys.executable, "-c", HOG]), stdout=subprocess.PIPE, text=True)
+        try:
+            line = hog.stdout.readline()
+            assert line.startswith("held") and int(line.split()[1]) >= 40, line
+            honest = subprocess.run(honest_box.wrap([sys.executable, "-c", SPAWN]), capture_output=True, text=True,
+                                    timeout=120)
+        finally:
+            hog.kill()
+            hog.wait()
+        assert honest.returncode == 0 and "started 20" in honest.stdout, honest.stderr[-2000:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Item 3: CPU time of children nobody waits for still counts
+# ---------------------------------------------------------------------------------------------
+
+UNWAITED_CHILD = """
+import os, signal, time
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel: in nobody's cutime
+if os.fork() == 0:
+    start = time.process_time()
+    while time.process_time() - start < 2:
+        pass
+    os._exit(0)
+time.sleep(9)
+"""
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None or os.geteuid() != 0, reason="needs bwrap, and root for cgroups")
+def test_cpu_of_a_child_that_nobody_waits_for_is_counted():
+    from cnnlab.grading.sandbox import process_tree_cpu_seconds
+
+    with Sandbox() as box:
+        before = box.cpu_seconds_used()
+        process = subprocess.Popen(box.wrap([sys.executable, "-c", UNWAITED_CHILD]))
+        time.sleep(8)  # the child is done and gone; its parent still runs
+        tree = process_tree_cpu_seconds(process.pid)  # what the grader measured before
+        process.wait(timeout=60)
+        used = box.cpu_seconds_used() - before
+    assert used >= 1.8 and tree < 1.0, (used, tree)

@@ -30,11 +30,11 @@ from nbgrader.preprocessors import Execute
 from jupyter_client.manager import AsyncKernelManager
 
 from . import boundary, keys, static, trusted
-from .sandbox import (NO_SANDBOX_WARNING, NOBODY, Sandbox, SandboxUnavailable, check_bwrap,
+from .sandbox import (NO_SANDBOX_WARNING, Sandbox, SandboxUnavailable, check_bwrap,
                       process_tree_cpu_seconds, remove_tree, sandbox_disabled)
 
 __all__ = ["SandboxedExecute", "SandboxKernelManager", "cap_outputs", "grade_notebook", "instructor_test_cells",
-           "trusted_cell_timeout"]
+           "sanitize_student_html", "trusted_cell_timeout"]
 
 TRUNCATED = "[output truncated]"
 
@@ -45,10 +45,10 @@ class SandboxKernelManager(AsyncKernelManager):
     sandbox = None
 
     def write_connection_file(self, **kwargs):
-        """Write it as jupyter_client does; readable by the sandbox's user (nobody) when that is not us."""
+        """Write it as jupyter_client does; readable by the sandbox's user when that is not us."""
         super().write_connection_file(**kwargs)
-        if self.sandbox.drop_root:  # the kernel runs as nobody and must read its connection file
-            os.chown(self.connection_file, NOBODY, NOBODY)
+        if self.sandbox.drop_root:  # the kernel runs as the sandbox's uid and must read its connection file
+            os.chown(self.connection_file, self.sandbox.uid, self.sandbox.uid)
 
     def format_kernel_cmd(self, extra_arguments=None):
         """The kernel's argv, wrapped in the sandbox (interrupts as messages: signals do not reach inside)."""
@@ -175,6 +175,35 @@ def cap_outputs(nb, cell_bytes=1_000_000, notebook_bytes=5_000_000):
             break
         cell.outputs = kept
         left -= sum(_output_size(o) for o in kept)
+    return nb
+
+
+def sanitize_student_html(nb):
+    """Sanitize every output and markdown cell of ``nb`` (in place): no script of the submission survives.
+
+    Formgrader renders the autograded notebook with ``sanitize_html=False`` from the Jupyter
+    server's origin, and the feedback HTML is made from it, so a student's ``<script>``, an
+    ``onerror=`` in an output or in the written answer would run with the instructor's session.
+    nbconvert's ``SanitizeHTML`` (bleach) escapes the HTML of markdown cells and of ``text/html``
+    and ``text/markdown`` outputs and drops JavaScript outputs; plain text, images and errors stay.
+    The notebook's trust signature is not kept.
+
+    Args:
+        nb (NotebookNode): the executed, graded submission.
+
+    Returns:
+        NotebookNode: ``nb``.
+
+    Example:
+        >>> import nbformat
+        >>> answer = nbformat.v4.new_markdown_cell('<img src=x onerror="alert(1)"> my answer')
+        >>> "<img" in sanitize_student_html(nbformat.v4.new_notebook(cells=[answer])).cells[0].source
+        False
+    """
+    from nbconvert.preprocessors.sanitize import SanitizeHTML
+
+    nb, _ = SanitizeHTML().preprocess(nb, {})
+    nb.metadata.pop("signature", None)
     return nb
 
 
@@ -305,8 +334,6 @@ class SandboxedExecute(Execute):
         allow_torch = self._allow_torch(resources)
         self.kernel_manager_class = SandboxKernelManager
         self._test_sources = instructor_test_cells(resources, nb)
-        if getattr(self.timeout_func, "__func__", None) is not SandboxedExecute._cell_timeout:
-            self._marked_timeout, self.timeout_func = self.timeout_func, self._cell_timeout
         self._records, self._sandbox_errors, self._cpu_start, self._cpu_end = {}, {}, None, None
         self._started = time.monotonic()
         with Sandbox(allow_torch=allow_torch, memory=self.memory_limit, cpu_seconds=self.cpu_limit,
@@ -327,6 +354,7 @@ class SandboxedExecute(Execute):
         cpu = None if self._cpu_start is None or self._cpu_end is None else self._cpu_end - self._cpu_start
         nb = grade_notebook(nb, self._test_sources, records, allow_torch=allow_torch, cpu_seconds=cpu,
                             sandbox_errors=self._sandbox_errors)
+        nb = sanitize_student_html(nb)  # before formgrader and the feedback see it
         return nb, resources
 
     def _cell_timeout(self, cell):
@@ -334,10 +362,18 @@ class SandboxedExecute(Execute):
         return trusted_cell_timeout(cell, self._test_sources, self._marked_timeout, self.timeout)
 
     def _cpu_now(self):
+        """CPU seconds of the whole sandbox: its cgroup's counter, or the kernel's process tree in /proc."""
+        used = self._box.cpu_seconds_used()
+        if used is not None:
+            return used
         process = getattr(getattr(self.km, "provisioner", None), "process", None)
         return process_tree_cpu_seconds(process.pid) if process is not None else None
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        # nbconvert's preprocess re-initialises this object from the config (NotebookClient.__init__),
+        # so the course's timeout_func is wrapped here, right before nbclient asks it about a cell.
+        if getattr(self.timeout_func, "__func__", None) is not SandboxedExecute._cell_timeout:
+            self._marked_timeout, self.timeout_func = self.timeout_func, self._cell_timeout
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         is_test = cell.get("cell_type") == "code" and grade_id in self._test_sources
         if cell.get("cell_type") == "code" and time.monotonic() - self._started > self.submission_timeout:

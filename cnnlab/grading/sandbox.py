@@ -14,10 +14,12 @@ What the kernel sees (everything else of the machine is absent):
 
 It never sees the course directory: no ``solutions/``, ``submitted/``, ``gradebook.db`` or
 ``cnnlab/`` sources. It has its own network, PID, IPC and UTS namespaces, dies with its parent,
-runs in a new session and, when the grader runs as root, as user ``nobody`` (65534) without
+runs in a new session and, when the grader runs as root, as a uid of its own from a pool (not shared
+with any other sandbox, so its process limit is its own) without
 capabilities. Limits (``prlimit``): address space (default 4 GiB), CPU seconds, processes, file size.
 """
 
+import fcntl
 import functools
 import glob
 import os
@@ -34,7 +36,10 @@ INSTALL_HINT = "apt-get install bubblewrap"
 NO_SANDBOX_WARNING = ("WARNING: grading WITHOUT the sandbox (--no-sandbox / CNNLAB_NO_SANDBOX=1): student code "
                       "runs with your rights and can read the solutions, the gradebook and the other submissions, "
                       "and write anywhere you can. Only for trusted notebooks (your own solutions).")
-NOBODY = 65534
+# As root, each concurrent sandbox runs as its own uid from this pool (not `nobody`, which all would
+# share): RLIMIT_NPROC counts a uid's processes machine-wide, so a pool uid's limit is the sandbox's own.
+UID_POOL_START = 1_900_000
+UID_POOL_SIZE = 4096
 OUTBOX_BYTES = 256 * 2**20  # what the trusted side copies out of the outbox per test cell
 # Packages a NumPy exercise may not use: absent inside its sandbox (PIL stays: matplotlib needs it;
 # the static check of the source flags it).
@@ -303,7 +308,8 @@ class Sandbox:
         allow_torch: keep PyTorch importable (exercises 07, 08); otherwise it is absent.
         memory: address-space limit of the kernel ("4G").
         cpu_seconds: CPU-time limit of the kernel process (all threads), per submission.
-        processes: process (and thread) limit of the sandbox user.
+        processes: process (and thread) limit of the sandbox's user, a uid of its own (``self.uid``,
+            from a pool) when the grader runs as root, so no other sandbox can use it up.
         file_size: largest file the sandbox may write.
         enabled: False runs the kernel without bwrap (``--no-sandbox``), same scratch layout.
         tmpfs_size: size of the sandbox's own ``/tmp`` and ``/home`` (each a tmpfs).
@@ -347,9 +353,11 @@ class Sandbox:
             os.makedirs(folder)
             os.chmod(folder, 0o755)
         self.drop_root = enabled and os.geteuid() == 0
+        self.cgroups = _make_cgroups(os.path.basename(self.scratch), self.processes) if self.drop_root else {}
+        self.uid, self._uid_lock = (_claim_uid() if self.drop_root else (os.getuid(), None))
         if self.drop_root:
             for folder in (self.work, self.outbox, self.conn):
-                os.chown(folder, NOBODY, NOBODY)
+                os.chown(folder, self.uid, self.uid)
         self.connection_file = os.path.join(self.conn, "kernel.json")
         self.home = "/home/student" if enabled else os.path.join(self.scratch, "home")
         os.makedirs(os.path.join(self.scratch, "home"), exist_ok=True)
@@ -357,7 +365,7 @@ class Sandbox:
         os.makedirs(os.path.join(self.scratch, "absent"))
         with open(os.path.join(self.scratch, "absent", "__init__.py"), "w") as f:
             f.write('raise ImportError("this package is not available in this exercise: write it yourself with NumPy")\n')
-        uid = NOBODY if self.drop_root else os.getuid()
+        uid = self.uid
         with open(os.path.join(self.scratch, "passwd"), "w") as f:
             f.write(f"student:x:{uid}:{uid}:student:{self.home}:/bin/sh\n")
         with open(os.path.join(self.scratch, "group"), "w") as f:
@@ -376,9 +384,55 @@ class Sandbox:
         :func:`remove_tree` removes them without recursion.
         """
         try:
+            self._remove_cgroups()
             self._unmount()
         finally:
             remove_tree(self.scratch)
+            if self._uid_lock is not None:  # the uid goes back to the pool
+                os.close(self._uid_lock)
+                self._uid_lock = None
+
+    def cpu_seconds_used(self):
+        """CPU seconds used by everything that ever ran in this sandbox, from its cgroup; None without one.
+
+        Unlike ``/proc``'s ``cutime``, a cgroup's counter keeps the time of children nobody waited
+        for (a parent that ignores ``SIGCHLD``), and no process inside can leave the cgroup.
+
+        Returns:
+            float or None: seconds.
+        """
+        try:
+            if "cpu.stat" in self.cgroups:
+                with open(self.cgroups["cpu.stat"]) as f:
+                    fields = dict(line.split() for line in f if line.strip())
+                return int(fields["usage_usec"]) / 1e6
+            if "cpuacct" in self.cgroups:
+                with open(os.path.join(self.cgroups["cpuacct"], "cpuacct.usage")) as f:
+                    return int(f.read()) / 1e9
+        except (OSError, KeyError, ValueError):
+            return None
+        return None
+
+    def _remove_cgroups(self):
+        for folder in set(v for k, v in self.cgroups.items() if k != "cpu.stat"):
+            for _ in range(50):
+                try:
+                    with open(os.path.join(folder, "cgroup.procs")) as f:
+                        pids = [int(p) for p in f.read().split()]
+                    for pid in pids:  # what is left of the sandbox (it died with its parent already, normally)
+                        try:
+                            os.kill(pid, 9)
+                        except OSError:
+                            pass
+                    os.rmdir(folder)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    import time
+
+                    time.sleep(0.02)
+        self.cgroups = {}
 
     def _unmount(self):
         if self.mounted:
@@ -397,7 +451,7 @@ class Sandbox:
                     and os.path.getsize(path) <= max_bytes:
                 shutil.copy(path, os.path.join(self.work, name))
                 if self.drop_root:
-                    os.chown(os.path.join(self.work, name), NOBODY, NOBODY)
+                    os.chown(os.path.join(self.work, name), self.uid, self.uid)
 
     def environment(self):
         """The kernel's whole environment: nothing of the grader's own variables gets in."""
@@ -465,11 +519,22 @@ class Sandbox:
             args += parents(folder) + [mode, folder, folder]
         args += ["--chdir", self.work]
         if self.drop_root:
-            args += ["--cap-add", "CAP_SETUID,CAP_SETGID", "--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
+            args += ["--cap-add", "CAP_SETUID,CAP_SETGID", "--", "setpriv", f"--reuid={self.uid}", f"--regid={self.uid}",
                      "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"]
         else:
             args += ["--"]
-        return args + self.limits() + list(command)
+        # With a uid of its own (root), RLIMIT_NPROC is this sandbox's alone; otherwise it would
+        # count the grader's user. A cgroup's pids.max (when there is one) limits the same.
+        return self._join_cgroups() + args + self.limits() + list(command)
+
+    def _join_cgroups(self):
+        """argv prefix: a shell that moves itself into this sandbox's cgroups, then execs the rest."""
+        procs = [os.path.join(v, "cgroup.procs") for k, v in self.cgroups.items() if k != "cpu.stat"]
+        if not procs:
+            return []
+        script = 'for f; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; done; shift ' + str(len(procs) + 1) \
+            + '; exec "$@"'
+        return ["/bin/sh", "-c", script, "sh", *sorted(set(procs)), "--"]
 
     def clear_outbox(self):
         """Remove everything in the outbox (before a test cell runs, so that its records are its own)."""
@@ -492,6 +557,63 @@ class Sandbox:
         """
         copy_plain_files(self.outbox, destination, self.outbox_bytes)
         self.clear_outbox()
+
+
+def _claim_uid():
+    """(uid, lock fd) of a free uid of the pool: an flock on its file, held until the sandbox closes.
+
+    The lock goes with the process that holds it (a grader that dies frees its uid). Processes
+    left by an earlier sandbox of that uid cannot be there: each sandbox has its own PID namespace
+    and dies with its grader.
+    """
+    folder = os.path.join(tempfile.gettempdir(), "cnnlab-uid-pool")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    start = os.getpid() % UID_POOL_SIZE  # concurrent graders start at different places
+    for i in range(UID_POOL_SIZE):
+        uid = UID_POOL_START + (start + i) % UID_POOL_SIZE
+        fd = os.open(os.path.join(folder, str(uid)), os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        return uid, fd
+    raise SandboxUnavailable(f"all {UID_POOL_SIZE} sandbox uids are in use")
+
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def _make_cgroups(name, processes):
+    """{"cpuacct" | "pids" | "v2": folder, "cpu.stat": file} of new cgroups for one sandbox (root only).
+
+    cgroup v2 (one folder: ``cpu.stat``, ``pids.max``) when the host has it, else v1's ``cpuacct``
+    and ``pids`` hierarchies; {} when neither can be made (CPU time then comes from ``/proc``).
+    """
+    made = {}
+    try:
+        if os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers")):
+            folder = os.path.join(CGROUP_ROOT, "cnnlab-" + name)
+            os.mkdir(folder)
+            made["v2"], made["cpu.stat"] = folder, os.path.join(folder, "cpu.stat")
+            try:
+                with open(os.path.join(folder, "pids.max"), "w") as f:
+                    f.write(str(int(processes)))
+            except OSError:
+                pass
+            return made
+        for controller in ("cpuacct", "pids"):
+            base = os.path.join(CGROUP_ROOT, controller)
+            if os.path.isdir(base):
+                folder = os.path.join(base, "cnnlab-" + name)
+                os.mkdir(folder)
+                made[controller] = folder
+        if "pids" in made:
+            with open(os.path.join(made["pids"], "pids.max"), "w") as f:
+                f.write(str(int(processes)))
+    except OSError:
+        pass
+    return made
 
 
 def _mount_tmpfs(folder, size):
