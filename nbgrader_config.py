@@ -66,6 +66,10 @@ c.SandboxedExecute.output_notebook_bytes = 5_000_000  # ... and the whole notebo
 c.SandboxedExecute.cpu_limit = 1800  # CPU seconds per submission (all threads of the kernel)
 c.SandboxedExecute.submission_timeout = 1800  # wall seconds per submission
 c.SandboxedExecute.torch_assignments = ["07_*", "08_*"]  # the others are NumPy only: torch, scipy, ... absent
+# The hidden tests' seeds are drawn from this secret (made once, 0600; $CNNLAB_GRADING_SECRET wins) and
+# kept beside the grades: neither is ever committed, and the sandbox sees neither.
+c.SandboxedExecute.secret_file = os.path.join(c.CourseDirectory.root, ".grading_secret")
+c.SandboxedExecute.seeds_directory = os.path.join(c.CourseDirectory.root, "grading_seeds")
 for section in (c.Execute, c.SandboxedExecute):
     section.timeout = CELL_TIMEOUT
     section.timeout_func = cell_timeout

@@ -16,6 +16,30 @@ import shutil
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COURSE_FOLDERS = ("solutions", "exercises")
 
+# An independent correct implementation (sliding windows + einsum, not the solution's loops) and a
+# mutant (true convolution: the kernel flipped) of 02.
+INDEPENDENT_02 = {
+    "corr2d": '''
+import numpy as np
+
+
+def corr2d(x, k):
+    windows = np.lib.stride_tricks.sliding_window_view(x, k.shape)
+    return np.einsum("ijkl,kl->ij", windows, k)
+''',
+    "conv2d": '''
+def conv2d(x, w, b=None):
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"x has {x.shape[1]} channels, w expects {w.shape[1]}")
+    windows = np.lib.stride_tricks.sliding_window_view(x, w.shape[2:], axis=(2, 3))
+    out = np.einsum("nchwij,fcij->nfhw", windows, w)
+    if b is not None:
+        out = out + b[None, :, None, None]
+    return out.astype(x.dtype, copy=False)
+''',
+}
+MUTANT_02_CONV = INDEPENDENT_02["conv2d"].replace("windows, w)", "windows, w[:, :, ::-1, ::-1])")
+
 
 def load_grade_script(module_name="cnnlab_grade_script"):
     """``scripts/grade.py`` imported as a module named ``module_name`` (it is a script, not in a package)."""

@@ -27,8 +27,8 @@ import threading
 
 import pytest
 
-from course_copy import (REPO, cell_timeout, copy_course, insert_code_cell, load_grade_script, read_nb, set_source,
-                         write_nb)
+from course_copy import (INDEPENDENT_02, MUTANT_02_CONV, REPO, cell_timeout, copy_course, insert_code_cell,
+                         load_grade_script, read_nb, set_source, write_nb)
 
 CELL_TIMEOUT = 30
 
@@ -310,29 +310,6 @@ except OSError as error:
 print(attempts)
 '''
 
-# An independent correct implementation (sliding windows + einsum, not the solution's loops) and a
-# mutant (true convolution: the kernel flipped) of 02.
-INDEPENDENT_02 = {
-    "corr2d": '''
-import numpy as np
-
-
-def corr2d(x, k):
-    windows = np.lib.stride_tricks.sliding_window_view(x, k.shape)
-    return np.einsum("ijkl,kl->ij", windows, k)
-''',
-    "conv2d": '''
-def conv2d(x, w, b=None):
-    if x.shape[1] != w.shape[1]:
-        raise ValueError(f"x has {x.shape[1]} channels, w expects {w.shape[1]}")
-    windows = np.lib.stride_tricks.sliding_window_view(x, w.shape[2:], axis=(2, 3))
-    out = np.einsum("nchwij,fcij->nfhw", windows, w)
-    if b is not None:
-        out = out + b[None, :, None, None]
-    return out.astype(x.dtype, copy=False)
-''',
-}
-MUTANT_02_CONV = INDEPENDENT_02["conv2d"].replace("windows, w)", "windows, w[:, :, ::-1, ::-1])")
 
 MEMORY_HOG = '''
 import numpy as np

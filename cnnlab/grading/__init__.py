@@ -19,12 +19,14 @@ Modules, one job each:
 ==================  =====================================================================
 ``compare``         errors, descriptions, ``assert_matches`` (strict: exactly ``np.ndarray``) and
                     the property checks (dropout, augmentation, losses, models) learner and trusted share
-``cases``           seeded case generators (NumPy only, copied into the sandbox)
+``cases``           seeded case generators (NumPy only, copied into the sandbox); ``hidden_seed(k)``
+``hidden``          the hidden tests' seeds, drawn while grading from a secret the sandbox never sees
 ``keys``            answer keys without a package counterpart, reference models, the grader's data
 ``static``          shortcuts score zero: AST check of the submitted source
 ``learner``         the in-kernel checks and warnings for learners
 ``record``          the sandbox side: call, record, judge nothing
 ``boundary``        plain data across the boundary: ``.npy`` without pickle, JSON
+``model_spec``      07's network as data: standard ``torch.nn`` layers and weights, rebuilt on the trusted side
 ``trusted``         the trusted checker
 ``sandbox``         the bubblewrap jail of the kernel and its limits
 ``nbgrader_glue``   ``SandboxedExecute`` for ``nbgrader autograde``; ``grade_notebook``
@@ -32,8 +34,8 @@ Modules, one job each:
 ==================  =====================================================================
 """
 
-from .cases import (conv_cases, corr2d_cases, gradient_cases, image_cases, pad_cases, pool_cases,  # noqa: F401
-                    random_array, shift_cases, TINY, VGG11, VGG16)
+from .cases import (conv_cases, corr2d_cases, gradient_cases, hidden_rng, hidden_seed, image_cases,  # noqa: F401
+                    output_size_cases, pad_cases, pool_cases, random_array, shift_cases, TINY, VGG11, VGG16)
 from .compare import (CheatingError, MismatchError, TimeLimitError, assert_matches, check_losses,  # noqa: F401
                       describe, time_limit)
 from .keys import accuracy_of, answers, count_params, reference_vgg_features  # noqa: F401
@@ -48,5 +50,6 @@ __all__ = [
     "check_cnn", "check_model", "check_losses", "check_accuracy", "check_cpu_budget", "fashion_mnist_tensors",
     "accuracy_of", "count_params", "find_forbidden", "tripwires", "time_limit", "NUMPY_FORBIDDEN", "TORCH_FORBIDDEN",
     "random_array", "corr2d_cases", "conv_cases", "pool_cases", "pad_cases", "image_cases",
-    "gradient_cases", "shift_cases", "answers", "reference_vgg_features",
+    "gradient_cases", "shift_cases", "output_size_cases", "hidden_seed", "hidden_rng", "answers",
+    "reference_vgg_features",
 ]

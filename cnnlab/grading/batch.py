@@ -38,6 +38,8 @@ import time
 import uuid
 import warnings
 
+from . import hidden
+
 OK = "ok"
 FAILED = "FAILED"
 # Longest time one submission may take, all cells together, before its worker gives up.
@@ -46,6 +48,8 @@ DEFAULT_SUBMISSION_TIMEOUT = 1800
 IGNORED_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
 # How much of nbgrader's log travels back with a result.
 LOG_TAIL_CHARS = 4000
+# The course's folder of drawn hidden seeds (nbgrader_config.py: SandboxedExecute.seeds_directory).
+SEEDS_FOLDER = "grading_seeds"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,6 +404,22 @@ def ensure_assignment(root, assignment, db_url):
 # ---------------------------------------------------------------------------------------------
 
 
+def course_secret(root, config):
+    """The course's grading secret (bytes), from ``$CNNLAB_GRADING_SECRET`` or the configured secret file.
+
+    The scratch course of a job has no secret file of its own, so the jobs carry the course's secret
+    to the (trusted) workers in their environment; the sandbox's environment never includes it.
+    """
+    path = config.get("SandboxedExecute", {}).get("secret_file", "") if config is not None else ""
+    return hidden.grading_secret(path or os.path.join(root, ".grading_secret"))
+
+
+def seeds_directory(root, config):
+    """Where the course keeps the drawn hidden seeds (``SandboxedExecute.seeds_directory``)."""
+    path = config.get("SandboxedExecute", {}).get("seeds_directory", "") if config is not None else ""
+    return path or os.path.join(root, SEEDS_FOLDER)
+
+
 def make_job(root, assignment, student, gradebook, files, timeout=DEFAULT_SUBMISSION_TIMEOUT, nbgrader_args=(), env=None,
              warm=True):
     """The plain-data job that grades ``student``'s submission of ``assignment``.
@@ -488,13 +508,15 @@ def grade_one(job):
         dict: ``student``, ``assignment``, ``status`` ("ok" or "FAILED"), ``reason`` (why it
         failed, else ""), ``autograded`` ({relative path: bytes} of ``autograded/<s>/<a>/``),
         ``scores`` ({notebook: {grade_id: auto_score}} from the worker's nbgrader run),
-        ``seconds``, ``worker`` (host and process id) and ``log`` (the end of nbgrader's log).
+        ``seconds``, ``worker`` (host and process id), ``log`` (the end of nbgrader's log) and
+        ``hidden_seeds`` ({relative path: bytes} of the seeds its hidden tests drew, kept with the grade).
     """
     start = time.perf_counter()
     assignment, student = job["assignment"], job["student"]
     result = {
         "assignment": assignment, "student": student, "status": FAILED, "reason": "", "autograded": {},
         "scores": {}, "seconds": 0.0, "worker": f"{socket.gethostname()}:{os.getpid()}", "log": "",
+        "hidden_seeds": {},
     }
     with tempfile.TemporaryDirectory(prefix="cnnlab-grade-") as folder:
         scratch = os.path.join(folder, "course")
@@ -516,6 +538,8 @@ def grade_one(job):
             result["status"] = OK
             result["autograded"] = read_tree(graded)
             result["scores"] = scratch_scores(db, assignment, student)
+            seeds = os.path.join(scratch, SEEDS_FOLDER, assignment, student)
+            result["hidden_seeds"] = read_tree(seeds) if os.path.isdir(seeds) else {}
         else:
             result["reason"] = failure_reason(code, log)
     result["seconds"] = time.perf_counter() - start
@@ -611,6 +635,8 @@ def record_result_quietly(root, db_url, result, submission_files, config):
             gb.db.commit()
             return result
     write_tree(graded, result["autograded"])
+    if result.get("hidden_seeds"):  # kept beside the grade, as a plain `nbgrader autograde` keeps them
+        write_tree(os.path.join(seeds_directory(root, config), assignment, student), result["hidden_seeds"])
     for name in sorted(n for n in result["autograded"] if n.endswith(".ipynb") and os.sep not in n):
         notebook = nbformat.reads(result["autograded"][name].decode("utf-8"), as_version=4)
         resources = {"nbgrader": {"notebook": name[: -len(".ipynb")], "assignment": assignment,
@@ -778,7 +804,9 @@ def grade_assignment(root, assignment, students=None, jobs=None, scheduler=None,
     ensure_assignment(root, assignment, db_url)
     gradebook = template_gradebook(root, assignment)
     files = course_files(root, assignment)
-    job_list = [make_job(root, assignment, s, gradebook, files, timeout, nbgrader_args) for s in students]
+    env = {k: v for k, v in os.environ.items() if k.startswith("CNNLAB_")}
+    env[hidden.SECRET_VARIABLE] = course_secret(root, config).decode()  # every worker draws the course's seeds
+    job_list = [make_job(root, assignment, s, gradebook, files, timeout, nbgrader_args, env=env) for s in students]
     submissions = {job["student"]: job["submission"] for job in job_list}
 
     workers = jobs or os.cpu_count() or 1

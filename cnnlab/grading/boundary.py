@@ -22,6 +22,7 @@ MAX_TEXT = 2_000
 CELL_BYTES = 256 * 2**20  # most bytes the trusted side loads for one test cell's records
 SUBMISSION_BYTES = 1 * 2**30  # ... and for a whole submission
 MAX_JSON_BYTES = 50_000_000
+HIDDEN_SEEDS_FILE = "hidden_seeds.json"  # in the inbox: {k: seed} of the test cell that runs now (trusted -> sandbox)
 
 
 class Foreign:

@@ -18,6 +18,9 @@ __all__ = [
     "image_cases",
     "gradient_cases",
     "shift_cases",
+    "output_size_cases",
+    "hidden_seed",
+    "hidden_rng",
     "smooth_array_function",
     "smooth_scalar_function",
     "conv_output_shape",
@@ -347,6 +350,64 @@ def shift_cases(seed=0, n=4, channels=(None, 3), max_shift=3):
         shape = (h, w) if c is None else (h, w, c)
         dy, dx = (int(v) for v in rng.integers(-max_shift, max_shift + 1, size=2))
         cases.append((random_array(rng, shape), dy, dx))
+    return cases
+
+
+def hidden_seed(k):
+    """The seed of the hidden case set ``k`` of the test cell that runs now.
+
+    A hidden test cell writes ``seed=grading.hidden_seed(21)``, never ``seed=21``: a fixed seed is
+    public (the course and its answer key are open), so a table of answers computed at home for it
+    would score without any implementation. While grading, the trusted side draws the seed from a
+    secret that never enters the sandbox and from the submission itself, and hands the drawn seeds of
+    each test cell into the sandbox right before that cell runs (``nbgrader_glue``); the sandbox's
+    and the trusted side's ``grading`` return them (``record.hidden_seed``,
+    ``trusted.TrustedGrading.hidden_seed``). Here, in a learner's or an instructor's kernel, the
+    seed is ``k`` itself: a preview of the kind of cases the hidden tests draw.
+
+    Args:
+        k (int): which case set of the cell (its label, not its seed).
+
+    Returns:
+        int: the seed.
+
+    Example:
+        >>> hidden_seed(21)
+        21
+    """
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"k should be an int label, got {type(k).__name__}")
+    return k
+
+
+def hidden_rng(k):
+    """``np.random.default_rng(hidden_seed(k))``: a generator for the hidden inputs a cell draws itself.
+
+    Example:
+        >>> bool(hidden_rng(3).random() == np.random.default_rng(3).random())
+        True
+    """
+    return np.random.default_rng(hidden_seed(k))
+
+
+def output_size_cases(seed=0, n=5):
+    """Random ``(n, kernel_size, stride, padding)`` tuples of a convolution whose kernel fits.
+
+    Args:
+        seed (int): the cases are the same for the same seed.
+        n (int): how many cases.
+
+    Example:
+        >>> all(size + 2 * p >= k for size, k, s, p in output_size_cases(seed=0, n=20))
+        True
+    """
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(n):
+        kernel = int(rng.integers(1, 8))
+        padding = int(rng.integers(0, 4))
+        size = int(rng.integers(max(1, kernel - 2 * padding), 64))
+        cases.append((size, kernel, int(rng.integers(1, 5)), padding))
     return cases
 
 

@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from . import keys
+from . import keys, model_spec
 from .cases import random_array
 from .compare import CheatingError, MismatchError, assert_matches, describe_call
 from .compare import (assert_accuracy, assert_architecture, assert_cpu_budget, assert_inverted_dropout,
@@ -525,8 +525,12 @@ def _torch():
 
 
 def check_cnn(model, input_shape=(5, 1, 28, 28), num_classes=10, min_convs=2, max_params=1_000_000):
-    """Architecture checks for exercise 07: an nn.Module with convolutions, pooling, the right
-    output shape and a sensible size (``compare.assert_architecture``).
+    """Architecture checks for exercise 07: an nn.Sequential of standard layers with convolutions,
+    pooling, the right output shape and a sensible size (``compare.assert_architecture``).
+
+    As when grading, the facts are those of the network rebuilt from the model's layers and weights
+    (``model_spec``): a model that cannot be described that way, or that computes something other
+    than its layers (a hook, a replaced ``forward``), is refused here already.
 
     Args:
         model (torch.nn.Module): what the student's ``build_model()`` returned.
@@ -545,14 +549,17 @@ def check_cnn(model, input_shape=(5, 1, 28, 28), num_classes=10, min_convs=2, ma
     nn = pytorch.nn
     if not isinstance(model, nn.Module):
         raise MismatchError(f"build_model() should return a torch.nn.Module, got {type(model).__name__}")
-    layers = list(model.modules())
-    convs = [m for m in layers if isinstance(m, nn.Conv2d)]
-    pools = [m for m in layers if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d))]
+    network = model_spec.rebuild(*model_spec.layer_spec(model), input_shape=tuple(input_shape[1:]))
+    x = pytorch.rand(input_shape, generator=pytorch.Generator().manual_seed(0))  # leaves the global seed alone
     model.eval()
     with pytorch.no_grad():
-        out = model(pytorch.zeros(input_shape))
-    assert_architecture(len(convs), len(pools), [list(c.stride) for c in convs], keys.count_params(model),
-                        tuple(out.shape), input_shape, num_classes, min_convs, max_params)
+        theirs, rebuilt = model(x), network(x)
+    if not (isinstance(theirs, pytorch.Tensor) and theirs.shape == rebuilt.shape
+            and pytorch.allclose(theirs.float(), rebuilt, rtol=1e-4, atol=1e-5)):
+        raise MismatchError("your model computes something other than its layers (a hook, or a forward of its "
+                            "own?): the grader rebuilds the network from its layers and weights and grades that")
+    assert_architecture(*model_spec.architecture_facts(network, input_shape), input_shape, num_classes,
+                        min_convs, max_params)
 
 
 def check_model(student, reference, cases, name=None, forbidden=TORCH_FORBIDDEN, seconds=60, input_size=None):

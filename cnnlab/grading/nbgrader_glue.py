@@ -29,7 +29,7 @@ from traitlets import Bool, Integer, List, Unicode
 from nbgrader.preprocessors import Execute
 from jupyter_client.manager import AsyncKernelManager
 
-from . import boundary, keys, static, trusted
+from . import boundary, hidden, keys, static, trusted
 from .sandbox import (NO_SANDBOX_WARNING, Sandbox, SandboxUnavailable, check_bwrap,
                       process_tree_cpu_seconds, remove_tree, sandbox_disabled)
 
@@ -232,7 +232,8 @@ def _first_error(cell):
     return ""
 
 
-def grade_notebook(nb, test_sources, records, allow_torch=False, cpu_seconds=None, sandbox_errors=None):
+def grade_notebook(nb, test_sources, records, allow_torch=False, cpu_seconds=None, sandbox_errors=None,
+                   hidden_seeds=None):
     """The trusted verdict: replace the outputs of ``nb``'s test cells, computed without student code.
 
     Args:
@@ -242,6 +243,8 @@ def grade_notebook(nb, test_sources, records, allow_torch=False, cpu_seconds=Non
         allow_torch: a PyTorch exercise (07, 08): which modules count as shortcuts.
         cpu_seconds: the sandbox's CPU time since the training data went in (07), measured outside.
         sandbox_errors: {grade_id: "Error: message"} the kernel showed in that cell (for the message).
+        hidden_seeds: {grade_id: {k: seed}} drawn for this submission (``hidden.draw_hidden_seeds``), the
+            seeds the sandbox was handed; None: the preview seeds.
 
     Returns:
         ``nb`` with trusted outputs in every test cell.
@@ -264,7 +267,7 @@ def grade_notebook(nb, test_sources, records, allow_torch=False, cpu_seconds=Non
                        and cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") not in test_sources]
     tainted = {**static.forbidden_imports(student_sources, forbidden),
                **static.forbidden_functions(student_sources, forbidden)}
-    grading = trusted.TrustedGrading(records, tainted, forbidden, cpu_seconds=cpu_seconds)
+    grading = trusted.TrustedGrading(records, tainted, forbidden, cpu_seconds=cpu_seconds, hidden_seeds=hidden_seeds)
     namespace = trusted.trusted_namespace(grading, allow_torch)
     sandbox_errors = sandbox_errors or {}
     seen = set()
@@ -292,6 +295,9 @@ class SandboxedExecute(Execute):
     disk_limit = Unicode("1G", help="Size of the sandbox's scratch tmpfs: work, outbox, conn (as root).").tag(config=True)
     output_cell_bytes = Integer(1_000_000, help="Most bytes of outputs a cell keeps ([output truncated]).").tag(config=True)
     output_notebook_bytes = Integer(5_000_000, help="Most bytes of outputs a notebook keeps.").tag(config=True)
+    secret_file = Unicode("", help="File of the secret the hidden seeds are drawn from (made once; "
+                          "$CNNLAB_GRADING_SECRET wins).").tag(config=True)
+    seeds_directory = Unicode("", help="Where the drawn hidden seeds are kept beside the grades.").tag(config=True)
 
     def _allow_torch(self, resources):
         assignment = resources.get("nbgrader", {}).get("assignment", "") or ""
@@ -334,6 +340,7 @@ class SandboxedExecute(Execute):
         allow_torch = self._allow_torch(resources)
         self.kernel_manager_class = SandboxKernelManager
         self._test_sources = instructor_test_cells(resources, nb)
+        self._hidden_seeds = self._draw_hidden_seeds(nb, resources)
         self._records, self._sandbox_errors, self._cpu_start, self._cpu_end = {}, {}, None, None
         self._started = time.monotonic()
         with Sandbox(allow_torch=allow_torch, memory=self.memory_limit, cpu_seconds=self.cpu_limit,
@@ -353,9 +360,30 @@ class SandboxedExecute(Execute):
         nb = cap_outputs(nb, self.output_cell_bytes, self.output_notebook_bytes)
         cpu = None if self._cpu_start is None or self._cpu_end is None else self._cpu_end - self._cpu_start
         nb = grade_notebook(nb, self._test_sources, records, allow_torch=allow_torch, cpu_seconds=cpu,
-                            sandbox_errors=self._sandbox_errors)
+                            sandbox_errors=self._sandbox_errors, hidden_seeds=self._hidden_seeds)
         nb = sanitize_student_html(nb)  # before formgrader and the feedback see it
         return nb, resources
+
+    def _draw_hidden_seeds(self, nb, resources):
+        """{grade_id: {k: seed}} of this submission, drawn from the secret and kept beside the grade."""
+        info = resources.get("nbgrader", {})
+        identity = tuple(str(info.get(key) or "-") for key in ("assignment", "notebook", "student"))
+        digest = hidden.submission_digest(nb)
+        seeds = hidden.draw_hidden_seeds(hidden.grading_secret(self.secret_file), identity, digest,
+                                         self._test_sources)
+        if seeds and self.seeds_directory and "-" not in identity:
+            hidden.save_hidden_seeds(self.seeds_directory, identity, digest, seeds)
+        return seeds
+
+    def _hand_in_hidden_seeds(self, grade_id):
+        """This cell's drawn seeds into the inbox (replacing the last cell's): {k: seed} as JSON."""
+        cell_seeds = {str(k): seed for k, seed in self._hidden_seeds.get(grade_id, {}).items()}
+        path = os.path.join(self._box.inbox, boundary.HIDDEN_SEEDS_FILE)
+        temporary = path + ".tmp"
+        with open(temporary, "w", encoding="utf-8") as f:
+            json.dump(cell_seeds, f)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
 
     def _cell_timeout(self, cell):
         """nbclient's ``timeout_func`` while grading: marks count in the gradebook's test cells only."""
@@ -383,6 +411,7 @@ class SandboxedExecute(Execute):
             return cell
         if is_test:
             self._box.clear_outbox()
+            self._hand_in_hidden_seeds(grade_id)
             requests = _data_requests(self._test_sources[grade_id])
             for train, test in requests:
                 self._hand_in_fashion_mnist(train, test)

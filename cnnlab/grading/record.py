@@ -11,11 +11,12 @@ accepting anything: the verdict is computed later, outside the sandbox, by ``cnn
 import contextlib
 import copy
 import itertools
+import json
 import os
 
 import numpy as np
 
-from . import boundary
+from . import boundary, model_spec
 from .cases import *  # noqa: F401,F403 - the same seeded inputs as the trusted side
 from .cases import __all__ as _cases_all
 from .compare import CheatingError, MismatchError, TimeLimitError, describe, describe_call  # noqa: F401
@@ -61,6 +62,35 @@ class _Placeholders:
 
 answers = _Placeholders()
 reference_vgg_features = accuracy_of = count_params = _unavailable
+
+
+def hidden_seed(k, inbox=None):
+    """The seed the trusted side drew for case set ``k`` of the test cell that runs now (from the inbox).
+
+    The grader writes ``{k: seed}`` of a cell into the inbox right before the cell runs; the secret
+    it drew them from stays outside. Without a seed for ``k`` the cell stops: its cases would
+    otherwise differ from the ones the trusted side checks.
+
+    Example:
+        >>> import tempfile
+        >>> inbox = tempfile.mkdtemp()
+        >>> with open(os.path.join(inbox, boundary.HIDDEN_SEEDS_FILE), "w") as f:
+        ...     json.dump({"21": 1234567}, f)
+        >>> hidden_seed(21, inbox=inbox)
+        1234567
+    """
+    folder = INBOX if inbox is None else inbox
+    try:
+        with open(os.path.join(folder, boundary.HIDDEN_SEEDS_FILE), encoding="utf-8") as f:
+            seeds = json.load(f)
+        return int(seeds[str(int(k))])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise AnswerKeyUnavailable(f"the grader did not hand in the hidden seed {k!r} for this cell") from None
+
+
+def hidden_rng(k):
+    """``np.random.default_rng(hidden_seed(k))``, with the seed the grader handed in."""
+    return np.random.default_rng(hidden_seed(k))
 
 
 def _save(label, status, value=None, error=None):
@@ -190,18 +220,17 @@ def check_random_augmentation(student, candidates, label, calls=200, seed=0, for
         _save(key, "ok", results)
 
 
+def _model_as_data(model):
+    """The model as layers and weights (``model_spec.layer_spec``): what the trusted side rebuilds and grades."""
+    spec, arrays = model_spec.layer_spec(model)
+    return {"spec": spec, "arrays": arrays}
+
+
 def check_cnn(model, input_shape=(5, 1, 28, 28), num_classes=10, min_convs=2, max_params=1_000_000):
-    """Record the strides of the convolutions and the output shape on zeros of ``input_shape``."""
-    import torch
-
-    def facts():
-        model.eval()
-        with torch.no_grad():
-            out = model(torch.zeros(input_shape))
-        strides = [list(m.stride) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-        return {"out_shape": list(out.shape), "conv_strides": strides}
-
-    ok, value = _run(facts, (), {}, "the model on zeros", 60)
+    """Record the model as data (its standard layers and their weights); the trusted side rebuilds it and
+    takes every architecture fact from the rebuilt network. A model that is not an ``nn.Sequential`` of
+    standard layers raises here, with the message naming the allowed layers."""
+    ok, value = _run(_model_as_data, (model,), {}, "the model as layers", 60)
     if not ok:
         raise value
 
@@ -247,14 +276,8 @@ def fashion_mnist_tensors(train=3000, test=1000):
 
 
 def check_accuracy(model, images, labels, threshold):
-    """Record the model's logits on the held-out images (the labels stay outside the sandbox)."""
-    import torch
-
-    def logits():
-        model.eval()
-        with torch.no_grad():
-            return torch.cat([model(images[i : i + 500]) for i in range(0, len(images), 500)])
-
-    ok, value = _run(logits, (), {}, "logits on the held-out images", 120)
+    """Record the trained model as data (layers and weights): the trusted side rebuilds it and computes the
+    logits on the held-out images itself (their labels stay outside the sandbox)."""
+    ok, value = _run(_model_as_data, (model,), {}, "the trained model as layers", 120)
     if not ok:
         raise value

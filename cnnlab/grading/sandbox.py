@@ -48,7 +48,7 @@ HIDDEN_FOR_NUMPY = ("torch", "torchgen", "torchvision", "functorch", "scipy", "s
 # In a PyTorch exercise torch stays, but the libraries that would do the exercise for the student go
 # (the static check flags them in the source; absence also stops "sk" + "learn").
 HIDDEN_FOR_TORCH = ("torchvision", "timm", "lightning", "pytorch_lightning", "skorch", "sklearn", "scikit_learn.libs")
-STUDENT_SIDE_MODULES = ("record.py", "boundary.py", "cases.py", "compare.py", "static.py")
+STUDENT_SIDE_MODULES = ("record.py", "boundary.py", "cases.py", "compare.py", "static.py", "model_spec.py")
 ANSWER_KEY_MODULES = ("reference", "torchops", "gradcheck", "checks", "models", "data", "train", "augment",
                       "numpy_net", "visualize", "course")
 
@@ -641,7 +641,7 @@ def build_student_package(target):
         >>> with tempfile.TemporaryDirectory() as target:
         ...     build_student_package(target)
         ...     print(sorted(os.listdir(os.path.join(target, "cnnlab", "grading"))))
-        ['__init__.py', 'boundary.py', 'cases.py', 'compare.py', 'record.py', 'static.py']
+        ['__init__.py', 'boundary.py', 'cases.py', 'compare.py', 'model_spec.py', 'record.py', 'static.py']
     """
     here = os.path.dirname(os.path.abspath(__file__))
     package = os.path.join(target, "cnnlab")

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from . import cases as case_generators
-from . import keys
+from . import keys, model_spec
 from .boundary import ModelSummary
 from .compare import CheatingError, MismatchError, TimeLimitError, assert_matches, describe, describe_call
 from .compare import (assert_accuracy, assert_architecture, assert_cpu_budget, assert_inverted_dropout,
@@ -61,6 +61,8 @@ class TrustedGrading:
         tainted: {function name: [findings]} from the static check of the submission (``static``).
         forbidden: the modules the exercise forbids (for the CheatingError message).
         cpu_seconds: CPU time of the sandbox since the training data was handed in (exercise 07), or None.
+        hidden_seeds: {grade_id: {k: seed}} the grader drew for this submission (``hidden.draw_hidden_seeds``),
+            the same the sandbox got; None: the preview seeds (``k`` itself), as in a learner's kernel.
     """
 
     NUMPY_FORBIDDEN = NUMPY_FORBIDDEN
@@ -76,9 +78,11 @@ class TrustedGrading:
     describe = staticmethod(describe)
     check_losses = staticmethod(check_losses)
 
-    def __init__(self, records, tainted, forbidden=NUMPY_FORBIDDEN, cpu_seconds=None):
+    def __init__(self, records, tainted, forbidden=NUMPY_FORBIDDEN, cpu_seconds=None, hidden_seeds=None):
         for name in case_generators.__all__:
-            setattr(self, name, getattr(case_generators, name))
+            if not hasattr(type(self), name):  # hidden_seed and hidden_rng are this side's own
+                setattr(self, name, getattr(case_generators, name))
+        self._hidden_seeds = hidden_seeds
         self._records = records
         self._tainted = tainted
         self._forbidden = tuple(forbidden)
@@ -137,6 +141,19 @@ class TrustedGrading:
                                     + "; ".join(self._tainted[student_name]))
 
     # -- the API of the test cells ------------------------------------------------------------
+
+    def hidden_seed(self, k):
+        """The seed drawn for case set ``k`` of the current cell: the one the sandbox was handed."""
+        if self._hidden_seeds is None:
+            return case_generators.hidden_seed(k)
+        try:
+            return self._hidden_seeds[self._cell][int(k)]
+        except (KeyError, TypeError, ValueError):
+            raise MismatchError(f"no hidden seed was drawn for case set {k!r} of this cell") from None
+
+    def hidden_rng(self, k):
+        """``np.random.default_rng(hidden_seed(k))`` with the drawn seed."""
+        return np.random.default_rng(self.hidden_seed(k))
 
     def check(self, student, reference, cases, name=None, rtol=1e-5, atol=1e-8, check_dtype=True,
               forbidden=None, seconds=10, quiet=False):
@@ -203,18 +220,20 @@ class TrustedGrading:
                 raise MismatchError(f"{label}: expected {calls} results, got {describe(results)}")
         assert_random_choices(runs[0], candidates, label, other_seed_results=runs[1])
 
+    def _rebuilt(self, label, image_shape):
+        """The network the sandbox recorded as layers and weights, rebuilt here with torch.nn alone."""
+        value = self._value(label)
+        if type(value) is not dict or set(value) != {"spec", "arrays"}:
+            raise MismatchError(f"{label}: the model did not come back as layers and weights, got {describe(value)}")
+        return model_spec.rebuild(value["spec"], value["arrays"], input_shape=tuple(image_shape))
+
     def check_cnn(self, model, input_shape=(5, 1, 28, 28), num_classes=10, min_convs=2, max_params=1_000_000):
-        """Architecture of exercise 07 from the recorded model summary and its output on zeros."""
+        """Architecture of exercise 07, every fact measured on the network rebuilt here from the recorded layers."""
         if not isinstance(model, ModelSummary):
             raise MismatchError(f"build_model() should return a torch.nn.Module, got {describe(model)}")
-        facts = self._value("the model on zeros")
-        if not isinstance(facts, dict) or not isinstance(facts.get("out_shape"), list):
-            raise MismatchError("the model's output on zeros did not come back from the sandbox")
-        convs = [layer for layer in model.layers if "Conv2d" in layer[1]]
-        pools = [layer for layer in model.layers
-                 if {"MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d"} & set(layer[1])]
-        assert_architecture(len(convs), len(pools), facts.get("conv_strides") or [], model.count_parameters(),
-                            facts["out_shape"], input_shape, num_classes, min_convs, max_params)
+        network = self._rebuilt("the model as layers", input_shape[1:])
+        assert_architecture(*model_spec.architecture_facts(network, input_shape), input_shape, num_classes,
+                            min_convs, max_params)
 
     def check_model(self, student, reference, cases, name=None, forbidden=None, seconds=60, input_size=None):
         """Parameter count and output shape of the recorded student models against the reference models."""
@@ -241,13 +260,20 @@ class TrustedGrading:
         print(f"{name}: all {len(cases)} models have the right number of parameters and output shape")
 
     def check_accuracy(self, model, images, labels, threshold):
-        """Accuracy of the recorded logits on the held-out images, against labels that never left this side."""
-        logits = self._value("logits on the held-out images")
-        if hasattr(logits, "numpy") and type(logits).__module__.startswith("torch"):
-            logits = logits.numpy()
+        """Accuracy of the recorded trained network, rebuilt here, on the grader's own held-out images and labels.
+
+        The logits are computed on this side: nothing the sandbox says about its predictions counts.
+        """
+        import torch
+
+        network = self._rebuilt("the trained model as layers", tuple(images.shape[1:]))
+        try:
+            with torch.no_grad():
+                logits = torch.cat([network(images[i : i + 500]) for i in range(0, len(images), 500)]).numpy()
+        except RuntimeError as error:  # e.g. 0-d outputs that cannot be joined: the model's fault, said plainly
+            raise MismatchError(f"the trained model fails on the held-out images: {str(error)[:300]}") from None
         labels = np.asarray(labels)
-        if type(logits) is not np.ndarray or logits.dtype.kind != "f" or logits.ndim != 2 \
-                or logits.shape[0] != len(labels):
+        if logits.dtype.kind != "f" or logits.ndim != 2 or logits.shape[0] != len(labels):
             raise MismatchError(f"the model should give float logits of shape ({len(labels)}, classes), "
                                 f"got {describe(logits)}")
         assert_accuracy(float(np.mean(np.argmax(logits, axis=1) == labels)), threshold)
