@@ -487,6 +487,45 @@ def test_a_process_hog_does_not_use_up_another_sandboxs_process_limit():
         assert honest.returncode == 0 and "started 20" in honest.stdout, honest.stderr[-2000:]
 
 
+# The whole pipeline: `grade.py autograde --jobs 3` grades a hog that takes every process slot it
+# can get and keeps them for 40 s, while four honest submissions are graded beside it: two start
+# with it, two start while it holds the slots (with one shared uid, their kernels could not start).
+PIPELINE_HOG = """
+import os, time
+held = 0
+try:
+    for _ in range(1500):
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        held += 1
+except OSError as error:
+    print("held", held, type(error).__name__)
+time.sleep(40)
+"""
+HONEST = ("honest1", "honest2", "honest3", "honest4")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("bwrap") is None or os.geteuid() != 0, reason="needs bwrap, and root for the uid pool")
+def test_a_process_hog_graded_beside_honest_submissions_leaves_them_full_marks(tmp_path):
+    root = copy_course(str(tmp_path / "course"), assignments=[NAME], folders=("solutions",))
+    with cell_timeout(60):
+        grade.generate(root, None, quiet=True)
+        subs = {"hog": insert_code_cell(solution_nb(), 2, PIPELINE_HOG), **{s: solution_nb() for s in HONEST}}
+        for student, nb in subs.items():
+            write_nb(nb, os.path.join(root, "submitted", student, NAME, NAME + ".ipynb"))
+        failed = grade.autograde(root, NAME, jobs=3)
+        table = grade.scores(root, NAME)
+    with open(os.path.join(root, "autograded", "hog", NAME, NAME + ".ipynb"), encoding="utf-8") as f:
+        hog_text = f.read()
+    assert "held" in hog_text  # the hog did hold slots: it ran out of them at its own limit
+    assert failed == 0
+    for student in HONEST:
+        row = table[student]
+        assert not row["failed"] and row["auto"] == row["auto_max"] > 0, (student, row["cells"])
+
+
 # ---------------------------------------------------------------------------------------------
 # Item 3: CPU time of children nobody waits for still counts
 # ---------------------------------------------------------------------------------------------
