@@ -9,7 +9,7 @@ The standard way to test a hand-written backward pass (CS231n's gradient check):
 
 import numpy as np
 
-__all__ = ["numerical_gradient", "rel_error", "rounding_tolerance"]
+__all__ = ["numerical_gradient", "near_kinks", "rel_error", "scaled_error", "rounding_tolerance"]
 
 
 def numerical_gradient(f, x, dout=None, h=1e-5):
@@ -53,6 +53,39 @@ def numerical_gradient(f, x, dout=None, h=1e-5):
     return grad
 
 
+def near_kinks(f, x, dout=None, h=1e-5, rtol=1e-5):
+    """Where a centred difference cannot be trusted: ``x + h`` and ``x - h`` straddle a kink of ``f``.
+
+    A ReLU whose input is within ``h`` of 0, or a max pool whose two largest values are within ``h``,
+    makes ``f`` bend between the two nudged points, and the finite difference there averages two
+    slopes: the *numerical* gradient is wrong, by up to the jump in slope, however right the
+    backward pass is. In a smooth region, halving the step changes the estimate by O(h^2) only;
+    across a kink it changes it by a fraction of the jump. So an entry is flagged when the
+    estimates with steps ``h`` and ``h / 2`` disagree by more than ``rtol`` (relative).
+
+    Args:
+        f, x, dout, h: as :func:`numerical_gradient` (``x`` is nudged in place and restored).
+        rtol: how far the two estimates may differ in a smooth region (relative; plus a floor of
+            1e-7 times the largest estimate, for rounding).
+
+    Returns:
+        bool ndarray shaped like ``x``: True near a kink.
+
+    Example:
+        >>> x = np.array([0.3, 2e-6, -0.5])  # the middle entry sits 2e-6 from ReLU's kink
+        >>> near_kinks(lambda a: np.maximum(a, 0.0), x)
+        array([False,  True, False])
+        >>> bool(near_kinks(lambda a: np.tanh(a), x).any())
+        False
+    """
+    coarse = numerical_gradient(f, x, dout, h)
+    fine = numerical_gradient(f, x, dout, h / 2)
+    # rounding puts ~eps * |f| / h on every estimate: an absolute floor, scaled to the largest gradient,
+    # keeps tiny smooth entries from being flagged
+    floor = 1e-7 * float(np.max(np.abs(coarse), initial=0.0)) + 1e-12
+    return np.abs(coarse - fine) > rtol * (np.abs(coarse) + np.abs(fine)) + floor
+
+
 def rel_error(a, b):
     """Largest relative difference max |a - b| / max(1e-8, |a| + |b|) (CS231n).
 
@@ -74,6 +107,33 @@ def rel_error(a, b):
     if a.size == 0:
         return 0.0
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+def scaled_error(a, b):
+    """Largest difference relative to the arrays' scale: max |a - b| / max(|a| + |b|).
+
+    :func:`rel_error` divides each entry by its own size, so an entry whose true gradient is
+    almost 0 (3e-7 beside entries of 8) turns the finite difference's rounding noise, about
+    eps * |loss| / h = 1e-11, into a "relative error" of 1e-4. Scaled by the largest entry, that
+    noise stays near 1e-11, while a wrong backward pass still shows up at the size of its mistake.
+
+    Args:
+        a, b: arrays of equal shape.
+
+    Returns:
+        float: 0.0 when both are all zeros (or empty).
+
+    Example:
+        >>> true = np.array([8.0, 3.0e-7])
+        >>> noisy = true + np.array([0.0, 5e-11])
+        >>> f"{rel_error(true, noisy):.0e}", f"{scaled_error(true, noisy):.0e}"
+        ('8e-05', '3e-12')
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"a has shape {a.shape} but b has shape {b.shape}")
+    scale = float(np.max(np.abs(a) + np.abs(b), initial=0.0))
+    return 0.0 if scale == 0.0 else float(np.max(np.abs(a - b)) / scale)
 
 
 def rounding_tolerance(dtype, terms, magnitude=1.0):

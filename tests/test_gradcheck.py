@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cnnlab import reference as R
-from cnnlab.gradcheck import numerical_gradient, rel_error
+from cnnlab.gradcheck import near_kinks, numerical_gradient, rel_error, scaled_error
 
 TOL = 1e-7
 
@@ -39,6 +39,33 @@ def test_rel_error():
     assert rel_error([0.0], [0.0]) == 0.0  # the 1e-8 floor avoids 0/0
     with pytest.raises(ValueError, match=r"a has shape \(2,\) but b has shape \(3,\)"):
         rel_error(np.zeros(2), np.zeros(3))
+
+
+
+def test_scaled_error_ignores_rounding_on_tiny_entries_but_not_a_wrong_gradient():
+    true = np.array([8.0, -3.0e-7, 1.5])
+    noisy = true + np.array([1e-11, 5e-11, -2e-11])  # what finite differences with h = 1e-5 carry
+    assert rel_error(true, noisy) > 1e-5  # per entry, the tiny one looks wrong
+    assert scaled_error(true, noisy) < 1e-10
+    assert scaled_error(true, true * np.array([1.0, 1.0, -1.0])) > 0.1  # one wrong sign
+    assert scaled_error(np.zeros(2), np.zeros(2)) == 0.0
+    with pytest.raises(ValueError, match=r"a has shape \(2,\) but b has shape \(3,\)"):
+        scaled_error(np.zeros(2), np.zeros(3))
+
+
+def test_near_kinks_flags_relu_inputs_and_max_pool_ties_within_h_only():
+    x = np.array([[0.4, 3e-6, -2e-6, -0.7]])
+    np.testing.assert_array_equal(near_kinks(lambda a: R.relu(a), x), [[False, True, True, False]])
+    window = np.array([[[[1.0, 1.0 + 4e-6], [0.2, -0.5]]]])  # two maxima 4e-6 apart: the pool switches within h
+    flagged = near_kinks(lambda a: R.max_pool2d(a, 2), window)
+    np.testing.assert_array_equal(flagged, [[[[True, True], [False, False]]]])
+    smooth = np.linspace(-1.0, 1.0, 7)
+    assert not near_kinks(np.tanh, smooth).any()
+    # away from every kink, numerical and analytic gradients agree to rounding
+    x = np.random.default_rng(3).standard_normal((5, 6))
+    trusted = ~near_kinks(lambda a: R.relu(a), x)
+    assert trusted.all()
+    assert scaled_error(numerical_gradient(lambda a: R.relu(a), x), (x > 0).astype(float)) < 1e-9
 
 
 # ---------------------------------------------------------------- finite differences vs backward passes
