@@ -94,6 +94,47 @@ def copy_course(root, assignments=None, folders=COURSE_FOLDERS):
     return str(root)
 
 
+def shrink_07(path, cpu_budget):
+    """Make 07's solution notebook at ``path`` cheap to grade: 256 training and 200 held-out images, a
+    threshold of 10 % and ``cpu_budget`` CPU seconds (in place)."""
+    nb = read_nb(path)
+    small = [("grading.fashion_mnist_tensors(train=3000, test=1000)", "grading.fashion_mnist_tensors(train=256, test=200)"),
+             ("grading.check_cpu_budget(budget=120)", f"grading.check_cpu_budget(budget={cpu_budget})"),
+             ("threshold=0.75", "threshold=0.10")]
+    for cell in nb["cells"]:
+        text = "".join(cell["source"])
+        for old, new in small:
+            text = text.replace(old, new)
+        cell["source"] = text
+    write_nb(nb, path)
+
+
+def recorded_then_trusted(tmp_path, monkeypatch, cell, forge=None):
+    """``cell(grading)`` run as the sandbox runs it (``record``: results to an outbox), then on the trusted
+    side on the decoded records; ``forge(records)`` may edit them in between. Returns the trusted side's
+    MismatchError, or None when the cell passes."""
+    from cnnlab.grading import boundary, record, trusted
+    from cnnlab.grading.compare import MismatchError
+
+    outbox = tmp_path / f"outbox{len(list(tmp_path.iterdir()))}"
+    outbox.mkdir()
+    monkeypatch.setattr(record, "OUTBOX", str(outbox))
+    try:
+        cell(record)
+    except Exception:  # noqa: BLE001 - the student's error was recorded; the verdict comes below
+        pass
+    records = boundary.read_records(str(outbox))
+    if forge is not None:
+        forge(records)
+    checker = trusted.TrustedGrading({"cell": records}, tainted={})
+    checker.begin_cell("cell")
+    try:
+        cell(checker)
+    except MismatchError as error:
+        return error
+    return None
+
+
 @contextlib.contextmanager
 def cell_timeout(seconds):
     """``CNNLAB_CELL_TIMEOUT`` (read by nbgrader_config.py in every nbgrader process) for the block, then as before."""

@@ -8,6 +8,7 @@ import pytest
 import cnnlab.reference as reference
 from cnnlab import grading
 from cnnlab.grading import CheatingError, MismatchError, TimeLimitError
+from course_copy import recorded_then_trusted
 from cnnlab.reference import conv2d as aliased_reference_conv2d
 
 
@@ -375,71 +376,6 @@ def test_checks_return_nothing_because_nbgrader_reads_numbers_as_partial_credit(
 # --------------------------------------------------------------------------------------------- the trusted side
 
 
-def trusted_verdict(tmp_path, monkeypatch, test_cell):
-    """Run ``test_cell(grading)`` as the sandbox does (record.py, results to an outbox), then on the
-    trusted side (trusted.py, the decoded records). Returns the trusted side's error, or None."""
-    from cnnlab.grading import boundary, record, trusted
-
-    outbox = tmp_path / f"outbox{len(list(tmp_path.iterdir()))}"
-    outbox.mkdir()
-    monkeypatch.setattr(record, "OUTBOX", str(outbox))
-    try:
-        test_cell(record)
-    except Exception:  # noqa: BLE001 - the student's error was recorded; the verdict comes below
-        pass
-    checker = trusted.TrustedGrading({"cell": boundary.read_records(str(outbox))}, tainted={})
-    checker.begin_cell("cell")
-    try:
-        test_cell(checker)
-    except MismatchError as error:
-        return error
-    return None
-
-
-def test_the_trusted_checker_judges_recorded_dropout_and_augmentation_as_the_learner_side_does(tmp_path, monkeypatch):
-    def honest(x, p=0.5, training=True, rng=None):
-        if not training:
-            return x.copy(), np.ones_like(x)
-        mask = (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1 - p)
-        return x * mask, mask
-
-    def not_scaled(x, p=0.5, training=True, rng=None):
-        out, mask = honest(x, p, training, rng)
-        return out * (1 - p), mask * (1 - p) if training else mask
-
-    image = np.arange(12.0).reshape(3, 4)
-    flips = [image, image[:, ::-1]]
-    assert trusted_verdict(tmp_path, monkeypatch, lambda g: g.check_dropout(honest)) is None
-    error = trusted_verdict(tmp_path, monkeypatch, lambda g: g.check_dropout(not_scaled))
-    with pytest.raises(MismatchError) as learner_error:
-        grading.check_dropout(not_scaled)
-    assert error is not None and str(error) == str(learner_error.value)
-    assert "mask values must be 0 or 1/(1-p)" in str(error)
-
-    def fixed_pattern(x, p=0.5, training=True, rng=None):
-        if not training:
-            return x.copy(), np.ones_like(x)
-        mask = ((np.arange(x.size).reshape(x.shape) % 100) >= round(100 * p)).astype(x.dtype) / x.dtype.type(1 - p)
-        return x * mask, mask
-
-    assert "another seed gave the same mask" in str(trusted_verdict(tmp_path, monkeypatch,
-                                                                     lambda g: g.check_dropout(fixed_pattern)))
-
-    def random_flip(rng):
-        return image[:, ::-1] if rng.random() < 0.5 else image
-
-    cell = lambda g: g.check_random_augmentation(random_flip, flips, "flip", calls=20)  # noqa: E731
-    assert trusted_verdict(tmp_path, monkeypatch, cell) is None
-    cell = lambda g: g.check_random_augmentation(lambda rng: image[::-1], flips, "wrong axis", calls=20)  # noqa: E731
-    assert "not one of the 2 allowed results" in str(trusted_verdict(tmp_path, monkeypatch, cell))
-
-    def counter_flip(rng, calls=iter(range(10**6))):  # alternates whatever the rng: a fixed pattern
-        return flips[next(calls) % 2]
-
-    cell = lambda g: g.check_random_augmentation(counter_flip, flips, "counter flip", calls=20)  # noqa: E731
-    assert "another seed gave the same 20 choices" in str(trusted_verdict(tmp_path, monkeypatch, cell))
-
-
 def test_the_trusted_checker_judges_recorded_models_as_the_learner_side_does(tmp_path, monkeypatch):
     pytest.importorskip("torch")
     from torch import nn
@@ -456,9 +392,9 @@ def test_the_trusted_checker_judges_recorded_models_as_the_learner_side_does(tmp
 
     cases = [{"cfg": [4, "M", 8]}]
     honest_cell = lambda g: g.check_model(features, grading.reference_vgg_features, cases, input_size=16)  # noqa: E731
-    assert trusted_verdict(tmp_path, monkeypatch, honest_cell) is None
+    assert recorded_then_trusted(tmp_path, monkeypatch, honest_cell) is None
     small_cell = lambda g: g.check_model(too_small, grading.reference_vgg_features, cases, input_size=16)  # noqa: E731
-    error = trusted_verdict(tmp_path, monkeypatch, small_cell)
+    error = recorded_then_trusted(tmp_path, monkeypatch, small_cell)
     with pytest.raises(MismatchError) as learner_error:
         small_cell(grading)
     assert error is not None and str(error) == str(learner_error.value)
@@ -477,7 +413,7 @@ def test_the_trusted_checker_judges_recorded_models_as_the_learner_side_does(tmp
             model = g.call_student(build, forbidden=grading.TORCH_FORBIDDEN)
             g.check_cnn(model)
 
-        error = trusted_verdict(tmp_path, monkeypatch, cell)
+        error = recorded_then_trusted(tmp_path, monkeypatch, cell)
         assert (error is None) if message is None else (message in str(error)), error
         if message is not None:
             with pytest.raises(MismatchError, match=message):

@@ -25,9 +25,10 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from cnnlab import grading  # noqa: E402
-from cnnlab.grading import MismatchError, boundary, model_spec, record, trusted  # noqa: E402
+from cnnlab.grading import MismatchError, boundary, model_spec  # noqa: E402
 
-from course_copy import REPO, cell_timeout, copy_course, load_grade_script, read_nb, set_source, write_nb  # noqa: E402
+from course_copy import (REPO, cell_timeout, copy_course, load_grade_script, read_nb,  # noqa: E402
+                         recorded_then_trusted, set_source, shrink_07, write_nb)
 
 NAME = "07_train_cnn"
 
@@ -193,27 +194,6 @@ def test_model_spec_is_in_the_sandbox_package_and_imports_no_answer_key(tmp_path
 # ---------------------------------------------------------------------------------------------
 
 
-def graded_by_trusted(tmp_path, monkeypatch, cell, forge=None):
-    """``cell(g)`` run by the sandbox's record.py, then by the trusted side; ``forge(records)`` may edit the records."""
-    outbox = tmp_path / f"outbox{len(list(tmp_path.iterdir()))}"
-    outbox.mkdir()
-    monkeypatch.setattr(record, "OUTBOX", str(outbox))
-    try:
-        cell(record)
-    except Exception:  # noqa: BLE001 - the student's error was recorded; the verdict comes below
-        pass
-    records = boundary.read_records(str(outbox))
-    if forge is not None:
-        forge(records)
-    checker = trusted.TrustedGrading({"cell": records}, tainted={})
-    checker.begin_cell("cell")
-    try:
-        cell(checker)
-    except MismatchError as error:
-        return error
-    return None
-
-
 def honest_cnn():
     return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, padding=1),
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
@@ -223,21 +203,21 @@ def test_architecture_facts_come_from_the_rebuilt_network(tmp_path, monkeypatch)
     def cell(g, build=honest_cnn):
         g.check_cnn(g.call_student(build, forbidden=grading.TORCH_FORBIDDEN))
 
-    assert graded_by_trusted(tmp_path, monkeypatch, cell) is None
+    assert recorded_then_trusted(tmp_path, monkeypatch, cell) is None
     grading.check_cnn(honest_cnn())
 
     def lie(records):  # what the old sandbox reported about itself: refused, it is not a model
         records[max(records)]["value"] = {"out_shape": [5, 10], "conv_strides": [[1, 1], [1, 1]]}
 
-    assert "did not come back as layers and weights" in str(graded_by_trusted(tmp_path, monkeypatch, cell, lie))
+    assert "did not come back as layers and weights" in str(recorded_then_trusted(tmp_path, monkeypatch, cell, lie))
 
     def one_conv(records):  # a forged spec is judged as what it is: one convolution
         spec, arrays = model_spec.layer_spec(nn.Sequential(nn.Conv2d(1, 2, 3, stride=2), nn.Flatten(),
                                                            nn.Linear(2 * 13 * 13, 10)))
         records[max(records)]["value"] = {"spec": spec, "arrays": arrays}
 
-    assert "1 nn.Conv2d layers, at least 2" in str(graded_by_trusted(tmp_path, monkeypatch, cell, one_conv))
-    error = graded_by_trusted(tmp_path, monkeypatch, lambda g: cell(g, LabelTable))
+    assert "1 nn.Conv2d layers, at least 2" in str(recorded_then_trusted(tmp_path, monkeypatch, cell, one_conv))
+    error = recorded_then_trusted(tmp_path, monkeypatch, lambda g: cell(g, LabelTable))
     assert "LabelTable, not an nn.Sequential" in str(error) and "Allowed layers" in str(error)
     with pytest.raises(MismatchError, match="LabelTable, not an nn.Sequential"):
         cell(grading, LabelTable)
@@ -260,17 +240,17 @@ def test_held_out_logits_are_computed_on_the_trusted_side(tmp_path, monkeypatch)
     def cell(g, model=model):
         g.check_accuracy(model, images, labels, threshold=0.9)
 
-    assert graded_by_trusted(tmp_path, monkeypatch, cell) is None
+    assert recorded_then_trusted(tmp_path, monkeypatch, cell) is None
     grading.check_accuracy(model, images, labels, threshold=0.9)
 
     def logits_from_a_table(records):  # the old record: logits the sandbox computed (here: the true labels)
         records[max(records)]["value"] = np.eye(10, dtype=np.float32)[labels.numpy()]
 
     assert "did not come back as layers and weights" in str(
-        graded_by_trusted(tmp_path, monkeypatch, cell, logits_from_a_table))
+        recorded_then_trusted(tmp_path, monkeypatch, cell, logits_from_a_table))
     wrong = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
-    assert "below the required 90%" in str(graded_by_trusted(tmp_path, monkeypatch, lambda g: cell(g, wrong)))
-    error = graded_by_trusted(tmp_path, monkeypatch, lambda g: cell(g, LabelTable()))
+    assert "below the required 90%" in str(recorded_then_trusted(tmp_path, monkeypatch, lambda g: cell(g, wrong)))
+    error = recorded_then_trusted(tmp_path, monkeypatch, lambda g: cell(g, LabelTable()))
     assert "LabelTable, not an nn.Sequential" in str(error)
 
 
@@ -278,10 +258,6 @@ def test_held_out_logits_are_computed_on_the_trusted_side(tmp_path, monkeypatch)
 # End to end (slow): the label-table submission against the honest solution, one autograde call
 # ---------------------------------------------------------------------------------------------
 
-# 07 made small for tests, as test_sandbox_attacks.SMALL_07 does (the instructor's test course only).
-SMALL = [("grading.fashion_mnist_tensors(train=3000, test=1000)", "grading.fashion_mnist_tensors(train=256, test=200)"),
-         ("grading.check_cpu_budget(budget=120)", "grading.check_cpu_budget(budget=60)"),
-         ("threshold=0.75", "threshold=0.10")]
 SMALL_TEST = 200
 
 # build_model: a module that ignores what it computes and looks the image up in a table of the public
@@ -338,13 +314,7 @@ def graded_07(tmp_path_factory):
     grade = load_grade_script("cnnlab_grade_script_model_as_data")
     root = copy_course(str(tmp_path_factory.mktemp("model_as_data")), assignments=[NAME], folders=("solutions",))
     path = os.path.join(root, "solutions", NAME, NAME + ".ipynb")
-    nb = read_nb(path)
-    for cell in nb["cells"]:
-        text = "".join(cell["source"])
-        for old, new in SMALL:
-            text = text.replace(old, new)
-        cell["source"] = text
-    write_nb(nb, path)
+    shrink_07(path, cpu_budget=60)
     with cell_timeout(120):
         grade.generate(root, [NAME], quiet=True)
         subs = {"honest": read_nb(path), "label_table": label_table_notebook(read_nb(path))}

@@ -28,7 +28,7 @@ import threading
 import pytest
 
 from course_copy import (INDEPENDENT_02, MUTANT_02_CONV, REPO, cell_timeout, copy_course, insert_code_cell,
-                         load_grade_script, read_nb, set_source, write_nb)
+                         load_grade_script, read_nb, set_source, shrink_07, write_nb)
 
 CELL_TIMEOUT = 30
 
@@ -237,10 +237,6 @@ HONEST_CELLS_07 = ["test_build_model"]
 
 # 07 in the test course: a smaller training set and a tighter CPU budget, so that faking the clock
 # can be shown in seconds (the instructor's test course, not the student's notebook).
-SMALL_07 = [("grading.fashion_mnist_tensors(train=3000, test=1000)", "grading.fashion_mnist_tensors(train=256, test=200)"),
-            ("grading.check_cpu_budget(budget=120)", "grading.check_cpu_budget(budget=30)"),
-            ("threshold=0.75", "threshold=0.10")]
-
 FAKE_CLOCK = '''
 import os
 import resource
@@ -405,13 +401,7 @@ class Listener:
 def attacked_course(tmp_path_factory):
     root = copy_course(str(tmp_path_factory.mktemp("attacked_course")))
     path_07 = os.path.join(root, "solutions", "07_train_cnn", "07_train_cnn.ipynb")
-    nb07 = read_nb(path_07)
-    for cell in nb07["cells"]:
-        text = "".join(cell["source"])
-        for old, new in SMALL_07:
-            text = text.replace(old, new)
-        cell["source"] = text
-    write_nb(nb07, path_07)
+    shrink_07(path_07, cpu_budget=30)
     for name in os.listdir(os.path.join(root, "solutions")):
         if name not in ("01_image_data", "02_convolution", "07_train_cnn"):
             shutil.rmtree(os.path.join(root, "solutions", name))
