@@ -16,6 +16,7 @@ printed in the autograded notebook or the feedback, and the secret is nowhere th
 import base64
 import hashlib
 import importlib.util
+import inspect
 import io
 import json
 import os
@@ -95,14 +96,7 @@ import numpy as np
 TABLE = {table!r}
 
 
-def input_key(arrays):
-    digest = hashlib.sha256()
-    for array in arrays:
-        if array is not None:
-            array = np.ascontiguousarray(array)
-            digest.update(repr((array.shape, array.dtype.str)).encode() + array.tobytes())
-    return digest.hexdigest()
-
+{input_key}
 
 def look_up(arrays, shape):
     hit = TABLE.get(input_key(arrays))
@@ -155,7 +149,7 @@ def course(tmp_path_factory):
         grade.generate(root, None, quiet=True)
         submissions = {"sol": solution}
         table = set_source(read_nb(os.path.join(root, "solutions", NAME, NAME + ".ipynb")), "corr2d",
-                           TABLE_SUBMISSION.format(table=answer_table(solution)))
+                           TABLE_SUBMISSION.format(table=answer_table(solution), input_key=inspect.getsource(input_key)))
         submissions["tab"] = set_source(table, "conv2d", TABLE_CONV)
         for student in INDEPENDENT_STUDENTS:
             independent = read_nb(os.path.join(root, "solutions", NAME, NAME + ".ipynb"))
