@@ -341,8 +341,10 @@ def attack_notebook(root, name, attack):
     return nb
 
 
-def tree_hashes(root, skip=("autograded", "gradebook.db", "submitted", ".nbgrader.log")):
-    """{relative path: sha256} of every file under ``root`` except nbgrader's own products."""
+def tree_hashes(root, skip=("autograded", "gradebook.db", "submitted", ".nbgrader.log", ".grading_secret",
+                             "grading_seeds")):
+    """{relative path: sha256} of every file under ``root`` except the grader's own products (nbgrader's, and the
+    hidden seeds' secret and store, which the trusted side writes while grading)."""
     hashes = {}
     for folder, dirs, files in os.walk(root):
         rel = os.path.relpath(folder, root)
