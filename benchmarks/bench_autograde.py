@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_autograde.py                 # 3 copies each, all but 07
     .venv/bin/python benchmarks/bench_autograde.py --copies 5 --include-07
     .venv/bin/python benchmarks/bench_autograde.py --jobs 1,2 --copies 12   # parallel grading: rate per --jobs
+    .venv/bin/python benchmarks/bench_autograde.py --fresh-class            # a small class from an empty gradebook
 
 Builds a temporary course (nothing is written to the repository), submits ``--copies`` copies of
 each solution notebook as different students, and times one ``nbgrader autograde <assignment>``
@@ -55,7 +56,12 @@ def main(argv=None):
     parser.add_argument("--include-07", action="store_true", help="also time 07_train_cnn (trains a CNN)")
     parser.add_argument("--assignments", nargs="*", help="only these assignments")
     parser.add_argument("--jobs", help="compare parallel grading with these job counts instead, e.g. 1,2 (see bench_jobs)")
+    parser.add_argument("--fresh-class", action="store_true",
+                        help="10 submissions of 02 (4 full, 3 partial, 2 blank, 1 crash), each --jobs (default 1,2) "
+                             "from an empty gradebook: the set-up is part of the wall time")
     args = parser.parse_args(argv)
+    if args.fresh_class:
+        return bench_fresh_class([int(j) for j in (args.jobs or "1,2").split(",")])
     if args.jobs:
         return bench_jobs([int(j) for j in args.jobs.split(",")], args.assignments or ["01_image_data"], args.copies)
 
@@ -141,6 +147,63 @@ def bench_jobs(job_counts, names, copies, class_size=2400):
         print(f"projection from that rate (arithmetic: one job per core, rate per job as measured): {class_size} "
               f"submissions on {cores} cores -> {minutes:.0f} min ({minutes / 60:.1f} h)")
     return rates
+
+
+def fresh_class_notebooks():
+    """{student: notebook} of a small class of 02_convolution: 4 full, 3 partial, 2 blank, 1 crash."""
+    import copy
+
+    import nbformat
+
+    name = "02_convolution"
+    solved = nbformat.read(os.path.join(REPO, "solutions", name, name + ".ipynb"), as_version=4)
+    release = nbformat.read(os.path.join(REPO, "exercises", name, name + ".ipynb"), as_version=4)
+    corr2d = next(c.source for c in solved.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "corr2d")
+    partial = copy.deepcopy(release)
+    for cell in partial.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "corr2d":
+            cell.source = corr2d
+    crash = copy.deepcopy(solved)
+    crash.cells.insert(3, nbformat.v4.new_code_cell("import os\nos._exit(1)\n"))
+    notebooks = {f"full{i}": solved for i in range(1, 5)}
+    notebooks.update({f"partial{i}": partial for i in range(1, 4)})
+    notebooks.update({f"blank{i}": release for i in range(1, 3)})
+    notebooks["crash"] = crash
+    return notebooks
+
+
+def bench_fresh_class(job_counts):
+    """Wall time of `grade.py autograde 02_convolution --jobs N` on a small class, from an empty gradebook.
+
+    Each N grades the same 10 submissions in a fresh temporary course, so the set-up (registering the
+    assignment in the gradebook, the template gradebook, the workers' start) counts, as on an
+    instructor's first run.
+    """
+    import nbformat
+
+    from cnnlab.grading.batch import grade_assignment
+
+    name = "02_convolution"
+    notebooks = fresh_class_notebooks()
+    walls = {}
+    print(f"cores: {os.cpu_count()}, python {platform.python_version()}, {len(notebooks)} submissions of {name} "
+          f"(4 full, 3 partial, 2 blank, 1 crash), empty gradebook; load average at start {os.getloadavg()[0]:.1f}")
+    print(f"{'jobs':>4} {'wall s':>8} {'speed-up':>9}  scores")
+    for jobs in job_counts:
+        with tempfile.TemporaryDirectory(prefix="cnnlab-bench-fresh-") as root:
+            shutil.copy(os.path.join(REPO, "nbgrader_config.py"), root)
+            for folder in ("solutions", "exercises"):
+                shutil.copytree(os.path.join(REPO, folder, name), os.path.join(root, folder, name))
+            for student, nb in notebooks.items():
+                os.makedirs(os.path.join(root, "submitted", student, name))
+                nbformat.write(nb, os.path.join(root, "submitted", student, name, name + ".ipynb"))
+            start = time.perf_counter()
+            with open(os.devnull, "w") as quiet:
+                report = grade_assignment(root, name, jobs=jobs, progress=False, out=quiet)
+            walls[jobs] = time.perf_counter() - start
+        scores = " ".join(f"{s}={row['auto']:g}" for s, row in sorted(report["table"].items()))
+        print(f"{jobs:>4} {walls[jobs]:8.1f} {walls[job_counts[0]] / walls[jobs]:8.2f}x  {scores}", flush=True)
+    return walls
 
 
 if __name__ == "__main__":

@@ -238,6 +238,29 @@ def test_a_dask_cluster_gives_the_scores_of_jobs_1_even_when_a_worker_is_killed(
     assert len({r["worker"] for r in report["results"]}) >= 2
 
 
+def test_autograde_leaves_a_learners_solved_exercise_as_it_is(course_template, tmp_path):
+    """A self-learner solves exercises/A/A.ipynb in the course itself (README tells them to work there).
+
+    The first autograde of A (an empty gradebook) registers A without regenerating the release, so
+    the solved notebook and every other file of exercises/ keep their bytes, and grading still knows
+    every graded cell of A.
+    """
+    root = copy_template(course_template, tmp_path / "course")
+    mine = os.path.join(root, "exercises", ASSIGNMENT, ASSIGNMENT + ".ipynb")
+    write_nb(course_template["subs"]["full1"][0], mine)
+    before = batch.read_tree(os.path.join(root, "exercises"))
+    assert not os.path.exists(os.path.join(root, "gradebook.db"))
+    report = batch.grade_assignment(root, ASSIGNMENT, students=["full1", "blank1"], jobs=2, progress=False)
+    assert batch.read_tree(os.path.join(root, "exercises")) == before
+    points = sum(expected_points(sorted(FUNCTIONS)).values())
+    assert statuses(report) == {"full1": batch.OK, "blank1": batch.OK}
+    assert report["table"]["full1"]["auto"] == report["table"]["full1"]["auto_max"] == points > 0
+    assert report["table"]["blank1"]["auto"] == 0
+    # a second run finds the assignment registered and changes nothing either
+    assert not batch.ensure_assignment(root, ASSIGNMENT, batch.course_db_url(root), b"")
+    assert batch.read_tree(os.path.join(root, "exercises")) == before
+
+
 def test_a_submission_past_its_time_limit_fails_alone_and_its_grader_is_killed(course_template, tmp_path):
     root = course_template["root"]
     files = batch.course_files(root, ASSIGNMENT)

@@ -137,6 +137,31 @@ def put_nbgrader_on_path():
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
 
+def alembic_head():
+    """nbgrader's gradebook schema version (its alembic head), read in this process.
+
+    nbgrader's ``Gradebook`` asks for it whenever it creates a database, by running ``alembic heads``
+    in a subprocess: about 4 s of Python start-up and imports on a 2-core machine, twice on the
+    first grading run of a course (the template gradebook and the real one). Reading nbgrader's
+    own migration scripts here gives the same answer in about 0.1 s, once per process.
+    """
+    head = getattr(alembic_head, "cached", None)
+    if head is None:
+        import nbgrader
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory(os.path.join(os.path.dirname(nbgrader.__file__), "alembic")).get_current_head()
+        alembic_head.cached = head
+    return head
+
+
+def use_in_process_alembic_head():
+    """Make nbgrader's ``Gradebook`` take :func:`alembic_head` instead of running ``alembic heads``."""
+    import nbgrader.api
+
+    nbgrader.api.get_alembic_version = alembic_head
+
+
 def die_with_parent():
     """In the child, before exec: get SIGKILL when the parent dies (a killed Dask worker leaves no grader)."""
     if sys.platform.startswith("linux"):
@@ -193,6 +218,9 @@ zygotes = threading.local()
 def zygote_main():
     """The zygote's loop: one JSON request per line on stdin -> fork, report the pid and the exit code."""
     import nbgrader.apps.nbgraderapp  # noqa: F401 - the import that every forked child reuses
+
+    use_in_process_alembic_head()
+    alembic_head()  # read once here, so that every forked child has it
 
     requests = os.fdopen(0, "rb", buffering=0)
     replies = os.fdopen(1, "wb", buffering=0)
@@ -384,19 +412,65 @@ def template_gradebook(root, assignment, env=None):
             return f.read()
 
 
-def ensure_assignment(root, assignment, db_url):
-    """Make sure the real gradebook at ``db_url`` knows ``assignment`` (else ``nbgrader generate_assignment`` it)."""
+def ensure_assignment(root, assignment, db_url, template):
+    """Make sure the real gradebook at ``db_url`` knows ``assignment``: copy it from ``template`` if not.
+
+    The assignment's notebooks and cells (points, checksums, locked sources) are copied from the
+    template gradebook (:func:`template_gradebook`, made in a scratch course) through nbgrader's own
+    API. Nothing is written to the course's folders: running ``nbgrader generate_assignment`` in the
+    course root would rewrite ``exercises/<assignment>``, where a self-learner's solved notebook lives.
+
+    Args:
+        root (str): the course directory (only named in messages).
+        assignment (str): the assignment name.
+        db_url (str): the course's gradebook (SQLite or PostgreSQL).
+        template (bytes): a SQLite gradebook that knows ``assignment`` (:func:`template_gradebook`).
+
+    Returns:
+        bool: True if the assignment was added, False if the gradebook knew it already.
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(db_url) as gb:
         try:
             gb.find_assignment(assignment)
-            return
+            return False
         except MissingEntry:
             pass
-    code, log = run_nbgrader(root, "generate_assignment", assignment, "--force", f"--CourseDirectory.db_url={db_url}")
-    if code != 0:
-        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{log[-LOG_TAIL_CHARS:]}")
+    with tempfile.TemporaryDirectory(prefix="cnnlab-register-") as folder:
+        path = os.path.join(folder, "template.db")
+        with open(path, "wb") as f:
+            f.write(template)
+        with Gradebook(f"sqlite:///{path}") as source:
+            try:
+                found = source.find_assignment(assignment)
+            except MissingEntry:
+                raise ValueError(f"template: the template gradebook does not know {assignment!r} (course {root})")
+            course_id, duedate = found.course_id, found.duedate
+            notebooks = [notebook_cells(notebook) for notebook in found.notebooks]
+    with Gradebook(db_url, course_id=course_id) as gb:
+        gb.add_assignment(assignment, duedate=duedate)
+        for notebook in notebooks:
+            gb.add_notebook(notebook["name"], assignment, kernelspec=notebook["kernelspec"])
+            for kind, cells in notebook["cells"].items():
+                add = getattr(gb, f"update_or_create_{kind}_cell")
+                for name, info in cells.items():
+                    add(name, notebook["name"], assignment, **info)
+    return True
+
+
+def notebook_cells(notebook):
+    """Plain data of one gradebook notebook: its name, kernelspec and cells, as nbgrader's SaveCells writes them."""
+    return {
+        "name": notebook.name, "kernelspec": notebook.kernelspec,
+        "cells": {
+            "grade": {c.name: {"max_score": c.max_score, "cell_type": c.cell_type} for c in notebook.grade_cells},
+            "solution": {c.name: {} for c in notebook.solution_cells},
+            "task": {c.name: {"max_score": c.max_score, "cell_type": c.cell_type} for c in notebook.task_cells},
+            "source": {c.name: {"cell_type": c.cell_type, "locked": c.locked, "source": c.source,
+                                "checksum": c.checksum} for c in notebook.source_cells},
+        },
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -671,13 +745,19 @@ def submitted_students(root, assignment):
     return sorted(s for s in os.listdir(base) if os.path.isdir(os.path.join(base, s, assignment)))
 
 
-def local_results(jobs, workers):
+def local_results(jobs, workers, pool=None):
     """Run ``jobs`` with ``workers`` at once on this machine; yields results as they finish.
 
     Each job is a separate nbgrader process, so threads are enough to keep ``workers`` of them
     running; a job that raises is reported as FAILED (it cannot take the others down).
+
+    Args:
+        jobs (list of dict): :func:`make_job`'s jobs.
+        workers (int): jobs at once.
+        pool (concurrent.futures.ThreadPoolExecutor): threads to use (:func:`warm_pool`); shut down here.
     """
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cnnlab-grade") as pool:
+    pool = pool or concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cnnlab-grade")
+    with pool:
         futures = {pool.submit(grade_one, job): job for job in jobs}
         for future in concurrent.futures.as_completed(futures):
             job = futures[future]
@@ -685,6 +765,28 @@ def local_results(jobs, workers):
                 yield future.result()
             except Exception as error:  # noqa: BLE001 - one job's failure is its submission's FAILED
                 yield crashed_result(job, f"worker error: {error!r}")
+
+
+def warm_pool(workers):
+    """A pool of ``workers`` grading threads whose zygotes start importing nbgrader now, in the background.
+
+    The course's set-up (the template gradebook) runs meanwhile, so the 2 s import of each worker's
+    zygote overlaps it instead of following it. A barrier makes each warm-up task hold its own thread
+    until all have started, so every thread gets one.
+    """
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cnnlab-grade")
+    barrier = threading.Barrier(workers)
+
+    def warm():
+        thread_zygote()
+        try:
+            barrier.wait(timeout=30)
+        except threading.BrokenBarrierError:  # a slow thread start: that thread warms at its first job
+            pass
+
+    for _ in range(workers):
+        pool.submit(warm)
+    return pool
 
 
 def crashed_result(job, reason):
@@ -799,19 +901,29 @@ def grade_assignment(root, assignment, students=None, jobs=None, scheduler=None,
         raise ValueError(f"students: no submission of {assignment} by {missing}; submitted: {available}")
     start = time.perf_counter()
     put_nbgrader_on_path()
-    config = load_course_config(root)
-    db_url = course_db_url(root, config)
-    ensure_assignment(root, assignment, db_url)
-    gradebook = template_gradebook(root, assignment)
+    workers = jobs or os.cpu_count() or 1
+    # The set-up overlaps itself: the workers' zygotes import nbgrader while one of them makes the
+    # template gradebook and this process imports nbgrader and reads the course's config.
+    pool = warm_pool(min(workers, max(len(students), 1))) if scheduler is None else None
+    try:
+        template = pool.submit(template_gradebook, root, assignment) if pool is not None else None
+        use_in_process_alembic_head()
+        config = load_course_config(root)
+        db_url = course_db_url(root, config)
+        gradebook = template.result() if template is not None else template_gradebook(root, assignment)
+        ensure_assignment(root, assignment, db_url, gradebook)
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        raise
     files = course_files(root, assignment)
     env = {k: v for k, v in os.environ.items() if k.startswith("CNNLAB_")}
     env[hidden.SECRET_VARIABLE] = course_secret(root, config).decode()  # every worker draws the course's seeds
     job_list = [make_job(root, assignment, s, gradebook, files, timeout, nbgrader_args, env=env) for s in students]
     submissions = {job["student"]: job["submission"] for job in job_list}
 
-    workers = jobs or os.cpu_count() or 1
     where = f"Dask cluster {scheduler}" if scheduler is not None else f"{min(workers, max(len(job_list), 1))} at once"
-    stream = dask_results(job_list, scheduler) if scheduler is not None else local_results(job_list, workers)
+    stream = dask_results(job_list, scheduler) if scheduler is not None else local_results(job_list, workers, pool)
     results = []
     bar = tqdm(total=len(job_list), desc=f"autograde {assignment} ({where})", unit="submission", disable=not progress,
                file=sys.stderr, dynamic_ncols=True)
