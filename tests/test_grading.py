@@ -418,3 +418,19 @@ def test_the_trusted_checker_judges_recorded_models_as_the_learner_side_does(tmp
         if message is not None:
             with pytest.raises(MismatchError, match=message):
                 cell(grading)
+
+
+def test_a_crash_in_the_students_function_names_the_case_and_keeps_its_traceback():
+    from cnnlab.grading import learner
+
+    def conv2d(x, w, b=None):
+        if w.shape[2] > 1:
+            return x[:, :, w.shape[2] * 10]  # an IndexError on the case with the larger kernel only
+        return reference.conv2d(x, w, b)  # (a stand-in for the student's code on the first case)
+
+    cases = [(np.ones((1, 1, 30, 30)), np.ones((2, 1, 1, 1))), (np.ones((1, 1, 4, 5)), np.ones((2, 1, 3, 3)))]
+    with pytest.raises(MismatchError) as info:
+        learner.check(conv2d, "cnnlab.reference.conv2d", cases, forbidden=())
+    message = str(info.value)
+    assert message.startswith("conv2d(float64 (1, 1, 4, 5), float64 (2, 1, 3, 3)) raised IndexError"), message
+    assert isinstance(info.value.__cause__, IndexError)  # the student's own traceback is shown above it

@@ -5,7 +5,8 @@ import numpy as np
 
 from cnnlab import reference as ref
 from cnnlab.grading import cases
-from cnnlab.grading.static import NUMPY_FORBIDDEN, TORCH_FORBIDDEN, forbidden_functions, forbidden_imports
+from cnnlab.grading.static import (NUMPY_FORBIDDEN, TORCH_FORBIDDEN, forbidden_functions, forbidden_imports,
+                                   handed_names)
 
 
 def test_honest_numpy_code_is_not_flagged():
@@ -59,3 +60,31 @@ def test_the_answer_key_imported_under_the_exercise_name_is_flagged():
     found = forbidden_imports(cells, TORCH_FORBIDDEN)
     assert set(found) == {"VGG", "grading"} and found["VGG"] == ["VGG is cnnlab.models.VGG"]
     assert forbidden_imports(cells + ["class VGG(nn.Module):\n    pass\n"], TORCH_FORBIDDEN).keys() == {"grading"}
+
+
+def test_what_the_set_up_cell_hands_the_student_is_not_a_shortcut():
+    """07's set-up cell imports FASHION_MNIST_CLASSES and load_fashion_mnist for the student: using them is
+    part of the exercise. A module it binds (grading) and what it does not import stay forbidden."""
+    setup = "import torch\nfrom torch import nn\nfrom cnnlab import grading\nfrom cnnlab.data import FASHION_MNIST_CLASSES, load_fashion_mnist\n"
+    handed = handed_names([setup])
+    assert handed == {"cnnlab.data.FASHION_MNIST_CLASSES", "cnnlab.data.load_fashion_mnist"}
+    cells = [setup,
+             "def build_model():\n    return nn.Linear(64, len(FASHION_MNIST_CLASSES))\n",
+             "def names():\n    return [c.upper() for c in FASHION_MNIST_CLASSES.copy()]\n",
+             "def peek():\n    return load_fashion_mnist('test', limit=1)\n",
+             "def cheat(m, x):\n    return grading.accuracy_of(m, x, x)\n",
+             "def prepare(x):\n    from cnnlab.data import images_to_nchw_float\n    return images_to_nchw_float(x)\n"]
+    assert set(forbidden_functions(cells, TORCH_FORBIDDEN, handed)) == {"cheat", "prepare"}
+    assert set(forbidden_functions(cells, TORCH_FORBIDDEN)) == {"build_model", "names", "peek", "cheat", "prepare"}
+    assert forbidden_imports(cells, TORCH_FORBIDDEN, handed).keys() == {"grading"}
+
+
+def test_a_shortcut_taints_helpers_callers_but_not_other_graded_functions():
+    cells = ["import scipy.signal as ss\n",
+             "def conv(x):\n    return ss.correlate2d(x, x)\n",
+             "def helper(x):\n    return ss.convolve2d(x, x)\n",
+             "def conv_backward(x):\n    return conv(x) * 2\n",
+             "def pool(x):\n    return helper(x)\n"]
+    graded = ["conv", "conv_backward", "pool"]
+    assert set(forbidden_functions(cells, NUMPY_FORBIDDEN, graded=graded)) == {"conv", "helper", "pool"}
+    assert set(forbidden_functions(cells, NUMPY_FORBIDDEN)) == {"conv", "helper", "pool", "conv_backward"}

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import keys, model_spec
 from .cases import random_array
-from .compare import CheatingError, MismatchError, assert_matches, describe_call
+from .compare import CheatingError, MismatchError, TimeLimitError, assert_matches, describe_call
 from .compare import (assert_accuracy, assert_architecture, assert_cpu_budget, assert_inverted_dropout,
                       assert_model_facts, assert_random_choices, resolve_reference)
 from .compare import time_limit
@@ -328,7 +328,7 @@ def _static_check(func, forbidden, name):
         )
 
 
-def call_student(func, *args, forbidden=NUMPY_FORBIDDEN, seconds=10, name=None, **kwargs):
+def call_student(func, *args, forbidden=NUMPY_FORBIDDEN, seconds=10, name=None, guard=True, **kwargs):
     """Call the student's ``func(*args, **kwargs)`` after the static check, under tripwires and a time limit.
 
     Args:
@@ -337,6 +337,9 @@ def call_student(func, *args, forbidden=NUMPY_FORBIDDEN, seconds=10, name=None, 
         forbidden (sequence of str): modules it may not use (``CheatingError``).
         seconds (float): how long it may run (``TimeLimitError``).
         name (str): names it in messages (default: its ``__name__``).
+        guard (bool): False where the cell grades another function that needs this one's result:
+            then ``func``'s shortcuts are not looked for here (they cost its own test's points), as
+            while grading.
 
     Returns:
         what ``func`` returned.
@@ -348,6 +351,9 @@ def call_student(func, *args, forbidden=NUMPY_FORBIDDEN, seconds=10, name=None, 
     name = name or getattr(func, "__name__", "your function")
     if not callable(func):
         raise TypeError(f"{name} must be a function, got {type(func).__name__}")
+    if not guard:
+        with time_limit(seconds, name):
+            return func(*args, **kwargs)
     _static_check(func, forbidden, name)
     with time_limit(seconds, name), tripwires(forbidden):
         return func(*args, **kwargs)
@@ -394,6 +400,10 @@ def check(student, reference, cases, name=None, rtol=1e-5, atol=1e-8, check_dtyp
         Traceback (most recent call last):
         ...
         cnnlab.grading.compare.MismatchError: relu(float64 (2,)): 1 of 2 values differ (rtol=1e-05, atol=1e-08). ...
+        >>> check(lambda x: x[5], "cnnlab.reference.relu", [(np.array([-1.0, 2.0]),)], name="relu")
+        Traceback (most recent call last):
+        ...
+        cnnlab.grading.compare.MismatchError: relu(float64 (2,)) raised IndexError: index 5 is out of bounds for axis 0 with size 2
     """
     reference = resolve_reference(reference)
     name = name or getattr(student, "__name__", None) or reference.__name__
@@ -410,6 +420,10 @@ def check(student, reference, cases, name=None, rtol=1e-5, atol=1e-8, check_dtyp
             except NotImplementedError:
                 raise NotWrittenError(f"{name} is not written yet: replace `raise NotImplementedError()` in its "
                                       "cell with your code, run that cell, then this test again.") from None
+            except (CheatingError, TimeLimitError, MismatchError):
+                raise
+            except Exception as error:  # a crash in the student's code: say on which case (its traceback stays above)
+                raise MismatchError(f"{label} raised {type(error).__name__}: {error}") from error
         assert_matches(actual, expected, label, rtol=rtol, atol=atol, check_dtype=check_dtype)
     if not quiet:
         print(f"{name}: all {len(cases)} cases match the answer key")
@@ -470,14 +484,13 @@ def check_dropout(dropout, p_values=(0.2, 0.5, 0.8), dtype=np.float64, shape=(20
         seed (int): seeds x; the rng handed to ``dropout`` is seeded with ``seed + 1``.
         forbidden (sequence of str): modules it may not use.
 
-    Example:
-        >>> def dropout(x, p=0.5, training=True, rng=None):
-        ...     if not training:
-        ...         return x.copy(), np.ones_like(x)
-        ...     mask = (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1 - p)
-        ...     return x * mask, mask
-        >>> check_dropout(dropout, p_values=(0.5,), shape=(50, 50))
-        dropout: behaves like inverted dropout for p in [0.5] (float64)
+    Example (a function that drops nothing; the docstrings of ``cnnlab.grading`` never show an answer):
+        >>> def keep_everything(x, p=0.5, training=True, rng=None):
+        ...     return x, np.ones_like(x)
+        >>> check_dropout(keep_everything, p_values=(0.5,), shape=(50, 50))
+        Traceback (most recent call last):
+        ...
+        cnnlab.grading.compare.MismatchError: dropout(x=float64 (50, 50), p=0.5, training=True): mask values must be 0 or 1/(1-p) = 2; mask(0, 0) = 1
     """
     x = random_array(np.random.default_rng(seed), shape, dtype)
 
@@ -578,16 +591,12 @@ def check_model(student, reference, cases, name=None, forbidden=TORCH_FORBIDDEN,
         seconds (float): how long building or running one model may take.
         input_size (int): the batch's height and width when a case has no ``image_size`` (default 32).
 
-    Example:
+    Example (a model of no exercise, checked against itself):
         >>> from torch import nn
-        >>> def features(cfg, in_channels=3, batch_norm=False):
-        ...     layers = []
-        ...     for item in cfg:
-        ...         layers += [nn.MaxPool2d(2)] if item == "M" else [nn.Conv2d(in_channels, item, 3, padding=1), nn.ReLU()]
-        ...         in_channels = in_channels if item == "M" else item
-        ...     return nn.Sequential(*layers)
-        >>> check_model(features, "cnnlab.grading.keys.reference_vgg_features", [{"cfg": [4, "M", 8]}], input_size=8)
-        features: all 1 models have the right number of parameters and output shape
+        >>> def two_convs(channels):
+        ...     return nn.Sequential(nn.Conv2d(3, channels, 3, padding=1), nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1))
+        >>> check_model(two_convs, two_convs, [{"channels": 4}], input_size=8)
+        two_convs: all 1 models have the right number of parameters and output shape
     """
     pytorch = _torch()
     reference = resolve_reference(reference)

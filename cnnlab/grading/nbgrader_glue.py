@@ -37,6 +37,12 @@ __all__ = ["SandboxedExecute", "SandboxKernelManager", "cap_outputs", "grade_not
            "sanitize_student_html", "trusted_cell_timeout"]
 
 TRUNCATED = "[output truncated]"
+# A course-provided cell whose source holds this mark (a picture, a "try it here" run on the course's
+# data) is not run while grading: the sandbox has neither the data nor the answer key it uses. It
+# shows one line instead of an error that would read like the student's fault. (A student who puts
+# the mark in a cell of their own only skips that cell; test cells always run.)
+NOT_GRADED_MARK = "# not run while grading"
+NOT_GRADED_TEXT = "not run while grading (this cell uses the course's data or answer key, which the grader keeps)\n"
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -88,6 +94,45 @@ def instructor_test_cells(resources, nb):
             return {cell.name: gb.find_source_cell(cell.name, info["notebook"], info["assignment"]).source
                     for cell in notebook.grade_cells if cell.cell_type == "code"}
     return {cell.metadata.nbgrader["grade_id"]: cell.source for cell in nb.cells if _is_test_cell(cell)}
+
+
+def instructor_course_cells(resources, nb):
+    """(sources of the locked course-provided code cells, names of the solution cells), from the gradebook.
+
+    A locked cell that is neither a test nor a solution (a set-up cell) is the course's own code:
+    nbgrader restores its source from the gradebook, so what it imports is what the course hands
+    the student (``static.handed_names``). Without a gradebook in ``resources``, the notebook's own
+    cells are taken.
+
+    Example:
+        >>> import nbformat
+        >>> setup = nbformat.v4.new_code_cell("from cnnlab.data import FASHION_MNIST_CLASSES", metadata={"nbgrader": {
+        ...     "grade": False, "solution": False, "locked": True, "grade_id": "setup"}})
+        >>> mine = nbformat.v4.new_code_cell("def f(): pass", metadata={"nbgrader": {
+        ...     "grade": False, "solution": True, "locked": False, "grade_id": "f"}})
+        >>> instructor_course_cells({}, nbformat.v4.new_notebook(cells=[setup, mine]))
+        (['from cnnlab.data import FASHION_MNIST_CLASSES'], ['f'])
+    """
+    info = resources.get("nbgrader", {}) if isinstance(resources, dict) else {}
+    if info.get("db_url") and info.get("assignment") and info.get("notebook"):
+        from nbgrader.api import Gradebook
+
+        with Gradebook(info["db_url"]) as gb:
+            notebook = gb.find_notebook(info["notebook"], info["assignment"])
+            graded = {cell.name for cell in notebook.grade_cells} | {cell.name for cell in notebook.task_cells}
+            solutions = sorted(cell.name for cell in notebook.solution_cells)
+            provided = [cell.source for cell in notebook.source_cells
+                        if cell.locked and cell.cell_type == "code" and cell.name not in graded
+                        and cell.name not in solutions]
+            return provided, solutions
+    provided, solutions = [], []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("locked") and not meta.get("grade") and not meta.get("solution"):
+            provided.append(cell.source)
+        if meta.get("solution") and meta.get("grade_id"):
+            solutions.append(meta["grade_id"])
+    return provided, solutions
 
 
 def trusted_cell_timeout(cell, test_sources, timeout_func, default):
@@ -233,7 +278,7 @@ def _first_error(cell):
 
 
 def grade_notebook(nb, test_sources, records, allow_torch=False, cpu_seconds=None, sandbox_errors=None,
-                   hidden_seeds=None):
+                   hidden_seeds=None, course_cells=None):
     """The trusted verdict: replace the outputs of ``nb``'s test cells, computed without student code.
 
     Args:
@@ -245,6 +290,8 @@ def grade_notebook(nb, test_sources, records, allow_torch=False, cpu_seconds=Non
         sandbox_errors: {grade_id: "Error: message"} the kernel showed in that cell (for the message).
         hidden_seeds: {grade_id: {k: seed}} drawn for this submission (``hidden.draw_hidden_seeds``), the
             seeds the sandbox was handed; None: the preview seeds.
+        course_cells: (sources of the course's locked set-up cells, names of the solution cells), as
+            :func:`instructor_course_cells` returns them; None: read from ``nb``.
 
     Returns:
         ``nb`` with trusted outputs in every test cell.
@@ -265,8 +312,10 @@ def grade_notebook(nb, test_sources, records, allow_torch=False, cpu_seconds=Non
     forbidden = static.TORCH_FORBIDDEN if allow_torch else static.NUMPY_FORBIDDEN
     student_sources = [cell.source for cell in nb.cells if cell.cell_type == "code"
                        and cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") not in test_sources]
-    tainted = {**static.forbidden_imports(student_sources, forbidden),
-               **static.forbidden_functions(student_sources, forbidden)}
+    provided, solutions = course_cells if course_cells is not None else instructor_course_cells({}, nb)
+    handed = static.handed_names(provided)  # the set-up cell's constants and loaders are not shortcuts
+    tainted = {**static.forbidden_imports(student_sources, forbidden, handed),
+               **static.forbidden_functions(student_sources, forbidden, handed, graded=solutions)}
     grading = trusted.TrustedGrading(records, tainted, forbidden, cpu_seconds=cpu_seconds, hidden_seeds=hidden_seeds)
     namespace = trusted.trusted_namespace(grading, allow_torch)
     sandbox_errors = sandbox_errors or {}
@@ -360,7 +409,8 @@ class SandboxedExecute(Execute):
         nb = cap_outputs(nb, self.output_cell_bytes, self.output_notebook_bytes)
         cpu = None if self._cpu_start is None or self._cpu_end is None else self._cpu_end - self._cpu_start
         nb = grade_notebook(nb, self._test_sources, records, allow_torch=allow_torch, cpu_seconds=cpu,
-                            sandbox_errors=self._sandbox_errors, hidden_seeds=self._hidden_seeds)
+                            sandbox_errors=self._sandbox_errors, hidden_seeds=self._hidden_seeds,
+                            course_cells=instructor_course_cells(resources, nb))
         nb = sanitize_student_html(nb)  # before formgrader and the feedback see it
         return nb, resources
 
@@ -404,6 +454,9 @@ class SandboxedExecute(Execute):
             self._marked_timeout, self.timeout_func = self.timeout_func, self._cell_timeout
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         is_test = cell.get("cell_type") == "code" and grade_id in self._test_sources
+        if cell.get("cell_type") == "code" and not is_test and NOT_GRADED_MARK in cell.get("source", ""):
+            cell.outputs = [NotebookNode(output_type="stream", name="stdout", text=NOT_GRADED_TEXT)]
+            return cell
         if cell.get("cell_type") == "code" and time.monotonic() - self._started > self.submission_timeout:
             cell.outputs = [NotebookNode(output_type="error", ename="SubmissionTimeoutError",
                                          evalue=f"the submission ran longer than {self.submission_timeout} s",

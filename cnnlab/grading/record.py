@@ -151,8 +151,10 @@ def expect_error(student, args, kwargs=None, errors=(ValueError, TypeError), nam
     _run(student, args, kwargs, describe_call(name or getattr(student, "__name__", "f"), args, kwargs), seconds)
 
 
-def call_student(func, *args, forbidden=None, seconds=10, name=None, **kwargs):
+def call_student(func, *args, forbidden=None, seconds=10, name=None, guard=True, **kwargs):
     """Call the student's function, record its result and return it (its error is raised again).
+
+    ``forbidden`` and ``guard`` are the trusted side's business (the shortcuts are judged there).
 
     Example:
         >>> call_student(lambda x, y: x * y, 3, y=4)

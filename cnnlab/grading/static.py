@@ -12,9 +12,10 @@ in a NumPy exercise; the whole answer key always), so an obfuscated import canno
 """
 
 import ast
+import importlib.util
 import re
 
-__all__ = ["NUMPY_FORBIDDEN", "TORCH_FORBIDDEN", "forbidden_functions", "forbidden_imports", "matches"]
+__all__ = ["NUMPY_FORBIDDEN", "TORCH_FORBIDDEN", "forbidden_functions", "forbidden_imports", "handed_names", "matches"]
 
 NUMPY_FORBIDDEN = ("cnnlab", "torch", "torchvision", "scipy", "skimage", "sklearn", "cv2", "PIL", "tensorflow", "jax")
 TORCH_FORBIDDEN = ("cnnlab.models", "cnnlab.train", "cnnlab.data", "cnnlab.augment", "cnnlab.numpy_net",
@@ -31,6 +32,48 @@ def matches(module_name, forbidden):
         (True, False, False)
     """
     return bool(module_name) and any(module_name == f or module_name.startswith(f + ".") for f in forbidden)
+
+
+def is_handed(path, handed):
+    """True when ``path`` is one of the ``handed`` objects or an attribute of one.
+
+    Example:
+        >>> handed = {"cnnlab.data.FASHION_MNIST_CLASSES"}
+        >>> is_handed("cnnlab.data.FASHION_MNIST_CLASSES.index", handed), is_handed("cnnlab.data.load", handed)
+        (True, False)
+    """
+    return any(path == h or path.startswith(h + ".") for h in handed)
+
+
+def is_module(path):
+    """True when ``path`` names an importable module (``torch.nn``), False for an object in one."""
+    try:
+        return importlib.util.find_spec(path) is not None
+    except (ImportError, ValueError, AttributeError):
+        return False
+
+
+def handed_names(sources):
+    """Dotted paths of the objects that the course's own cells import for the student.
+
+    A constant or a loader that a locked set-up cell binds (``from cnnlab.data import
+    FASHION_MNIST_CLASSES``) is part of the exercise, not a shortcut. A module bound there
+    (``from cnnlab import grading``) is not handed: the student's functions still may not use it.
+
+    Args:
+        sources: the source of each course-provided code cell (as the gradebook has it).
+
+    Example:
+        >>> sorted(handed_names(["from cnnlab import grading\\nfrom cnnlab.data import FASHION_MNIST_CLASSES"]))
+        ['cnnlab.data.FASHION_MNIST_CLASSES']
+    """
+    handed = set()
+    for source in sources:
+        tree = _parse(source)
+        for stmt in tree.body if tree is not None else ():
+            if isinstance(stmt, ast.ImportFrom):
+                handed.update(path for _, path in _imports(stmt) if not is_module(path))
+    return handed
 
 
 def _parse(source):
@@ -64,19 +107,24 @@ def _imports(node):
             yield (alias.asname or alias.name), f"{node.module}.{alias.name}"
 
 
-def forbidden_functions(sources, forbidden):
+def forbidden_functions(sources, forbidden, handed=(), graded=()):
     """{name: [findings]} of the notebook's top-level functions and classes that use forbidden modules.
+
+    Taint flows from a helper to every function that calls it, but not from one graded function to
+    another: a shortcut costs the points of the function that takes it, not those of its callers.
 
     Args:
         sources: the source of each code cell of the submission (test cells left out).
         forbidden: module names (``"torch"``, ``"cnnlab.reference"``, ...).
+        handed: dotted paths the course's own cells hand the student (:func:`handed_names`): allowed.
+        graded: names of the functions the exercise grades (its solution cells).
 
     Example::
 
         >>> forbidden_functions(["import torch\\ndef f(x):\\n    return torch.relu(x)"], ("torch",))
         {'f': ['f uses torch (bound to torch)']}
     """
-    forbidden = tuple(forbidden)
+    forbidden, handed, graded = tuple(forbidden), set(handed), set(graded)
     modules = {}  # top-level name -> module path it is bound to (by an import)
     definitions = {}  # top-level function/class name -> node
     for source in sources:
@@ -117,10 +165,10 @@ def forbidden_functions(sources, forbidden):
                 chain = _dotted(sub)
                 root = chain.split(".")[0] if chain else None
                 if root in modules and matches(modules[root] + chain[len(root):], forbidden) \
-                        and not matches(modules[root], forbidden):
+                        and not matches(modules[root], forbidden) and not is_handed(modules[root] + chain[len(root):], handed):
                     found.append(f"{name} uses {modules[root] + chain[len(root):]}")
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
-                if sub.id in modules and matches(modules[sub.id], forbidden):
+                if sub.id in modules and matches(modules[sub.id], forbidden) and not is_handed(modules[sub.id], handed):
                     found.append(f"{name} uses {modules[sub.id]} (bound to {sub.id})")
                 if sub.id in definitions and sub.id != name:
                     used.add(sub.id)
@@ -132,17 +180,18 @@ def forbidden_functions(sources, forbidden):
     while changed:  # a helper cannot hide the call: taint flows to every caller
         changed = False
         for name, used in uses.items():
-            bad = sorted(u for u in used if u in tainted)
+            bad = sorted(u for u in used if u in tainted and u not in graded)
             if bad and name not in tainted:
                 tainted[name] = [f"{name} calls {b}, which uses a forbidden module" for b in bad]
                 changed = True
     return tainted
 
 
-def forbidden_imports(sources, forbidden):
+def forbidden_imports(sources, forbidden, handed=()):
     """{name: [finding]} of top-level ``from <forbidden> import name`` bindings still in force.
 
-    ``from cnnlab.models import VGG`` hands in the answer key under the exercise's own name.
+    ``from cnnlab.models import VGG`` hands in the answer key under the exercise's own name. What the
+    course's own cells import (``handed``, :func:`handed_names`) is left out.
 
     Example::
 
@@ -164,4 +213,5 @@ def forbidden_imports(sources, forbidden):
                 for target in stmt.targets:
                     if isinstance(target, ast.Name):
                         bound.pop(target.id, None)
-    return {name: [f"{name} is {path}"] for name, path in bound.items() if matches(path, tuple(forbidden))}
+    return {name: [f"{name} is {path}"] for name, path in bound.items()
+            if matches(path, tuple(forbidden)) and not is_handed(path, set(handed))}
