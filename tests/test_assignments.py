@@ -98,6 +98,11 @@ def make_submissions(folder):
     subs[(conv, "fake")] = faker
     # VGG taken from the course package
     subs[("08_vgg", "cheat_models")] = set_source(source_nb("08_vgg"), "vgg", CHEAT_VGG)
+    # 05 right in every value, but db in float64 for float32 inputs: only the float32 cell's point is lost
+    slip = source_nb("05_conv_backprop")
+    backward = "".join(slip["cells"][cell_index(slip, "conv2d_backward")]["source"])
+    subs[("05_conv_backprop", "dtype_slip")] = set_source(
+        slip, "conv2d_backward", backward.replace("    return dx, dw, db\n", "    return dx, dw, db.astype(np.float64)\n"))
 
     inbox = os.path.join(folder, "inbox_02")
     for (name, student), nb in subs.items():
@@ -184,6 +189,37 @@ def test_partial_submission_gets_partial_marks(graded_course):
     assert row["cells"]["test_corr2d"] > 0 and row["cells"]["test_corr2d_hidden"] > 0
     assert row["cells"]["test_conv2d"] == 0 and row["cells"]["test_conv2d_hidden"] == 0
     assert 0 < row["auto"] < row["auto_max"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_no_course_cell_fails_while_grading(graded_course, name):
+    """A solved submission shows no error outside the test cells: a course cell that needs the course's
+    data or answer key says in one line that it is not run while grading."""
+    from cnnlab.grading.nbgrader_glue import NOT_GRADED_MARK, NOT_GRADED_TEXT
+
+    path = os.path.join(graded_course["root"], "autograded", "solution", name, name + ".ipynb")
+    marked = 0
+    for cell in read_nb(path)["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell["cell_type"] != "code" or meta.get("grade"):
+            continue
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        assert errors == [], f"{name}: {''.join(cell['source'])[:80]!r} failed while grading: {errors[0].get('evalue')}"
+        if NOT_GRADED_MARK in "".join(cell["source"]):
+            marked += 1
+            assert ["".join(o.get("text", "")) for o in cell["outputs"]] == [NOT_GRADED_TEXT]
+    assert marked == {"01_image_data": 2, "05_conv_backprop": 1, "06_dropout_augmentation": 1, "07_train_cnn": 2}.get(name, 0)
+
+
+@pytest.mark.slow
+def test_a_dtype_slip_costs_its_own_point_only(graded_course):
+    row = graded_course["tables"]["05_conv_backprop"]["dtype_slip"]
+    assert not row["failed"]
+    lost = {cell: points for cell, points in row["cells"].items()
+            if points < graded_course["tables"]["05_conv_backprop"]["solution"]["cells"][cell]}
+    assert list(lost) == ["test_conv2d_backward_float32"] and lost["test_conv2d_backward_float32"] == 0
+    assert row["auto"] == row["auto_max"] - 1
 
 
 @pytest.mark.slow
