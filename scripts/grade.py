@@ -22,6 +22,8 @@ Commands (run from anywhere; --root picks another course directory):
     python scripts/grade.py export [--to FILE]          all grades as CSV (default feedback/grades.csv)
     python scripts/grade.py scores A                    the score table of A from the gradebook
     python scripts/grade.py all A --from DIR            collect, autograde, feedback, export
+    python scripts/grade.py similarity A [--out FILE]   copy detection (copydetect, as MOSS): every pair of submissions,
+                        [--threshold T] [--top K]       and each against the answer key -> similarity/A.html
 
 A submission whose kernel dies (or that nbgrader cannot process) is reported as FAILED and counts 0;
 the others are graded normally. Endless loops cost the cells that loop (see nbgrader_config.py).
@@ -509,6 +511,11 @@ def main(argv=None):
     p = sub.add_parser("all", help="collect, autograde, feedback and export")
     p.add_argument("assignment")
     p.add_argument("--from", dest="source", required=True)
+    p = sub.add_parser("similarity", help="copy detection: ranked similar pairs, HTML report")
+    p.add_argument("assignment")
+    p.add_argument("--out", default=None, help="HTML report (default: similarity/<assignment>.html in the course)")
+    p.add_argument("--threshold", type=float, default=0.5, help="mark comparisons at or above it (default 0.5)")
+    p.add_argument("--top", type=int, default=10, help="comparisons shown side by side and printed (default 10)")
     args = parser.parse_args(argv)
     root = os.path.abspath(args.root)
     if args.no_sandbox:  # read by nbgrader_config.py's SandboxedExecute in every nbgrader process
@@ -537,6 +544,13 @@ def main(argv=None):
         feedback(root, args.assignment)
         export(root, os.path.join(root, "feedback", "grades.csv"))
         return 1 if failed else 0
+    elif args.command == "similarity":
+        from cnnlab.grading.similarity import similarity_report  # imports copydetect (and matplotlib): only here
+
+        try:
+            similarity_report(root, args.assignment, out=args.out, threshold=args.threshold, top=args.top)
+        except (TypeError, ValueError) as error:
+            raise SystemExit(str(error))
     return 0
 
 

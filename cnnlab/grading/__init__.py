@@ -31,6 +31,7 @@ Modules, one job each:
 ``sandbox``         the bubblewrap jail of the kernel and its limits
 ``nbgrader_glue``   ``SandboxedExecute`` for ``nbgrader autograde``; ``grade_notebook``
 ``batch``           a whole class at once: local jobs or a Dask cluster; one writer of the gradebook
+``similarity``      copy detection for ``grade.py similarity`` (copydetect fingerprints, an HTML report)
 ==================  =====================================================================
 """
 
