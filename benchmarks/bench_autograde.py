@@ -35,6 +35,14 @@ def load_grade_script():
     return module
 
 
+def copy_course(root, names):
+    """The course's config and the source and release of ``names`` in the empty folder ``root``."""
+    shutil.copy(os.path.join(REPO, "nbgrader_config.py"), root)
+    for folder in ("solutions", "exercises"):
+        for name in names:
+            shutil.copytree(os.path.join(REPO, folder, name), os.path.join(root, folder, name))
+
+
 def autograde_seconds(grade, root, name, sandbox):
     """Seconds of one `nbgrader autograde name` call, in the sandbox or not."""
     previous = os.environ.pop("CNNLAB_NO_SANDBOX", None)
@@ -119,10 +127,7 @@ def bench_jobs(job_counts, names, copies, class_size=2400):
     print(f"{'jobs':>4} {'submissions':>11} {'wall s':>8} {'per minute':>11} {'speed-up':>9}  full marks")
     for jobs in job_counts:
         with tempfile.TemporaryDirectory(prefix="cnnlab-bench-jobs-") as root:
-            shutil.copy(os.path.join(REPO, "nbgrader_config.py"), root)
-            for folder in ("solutions", "exercises"):
-                for name in names:
-                    shutil.copytree(os.path.join(REPO, folder, name), os.path.join(root, folder, name))
+            copy_course(root, names)
             for name in names:
                 for i in range(copies):
                     target = os.path.join(root, "submitted", f"student{i + 1:02d}", name)
@@ -191,9 +196,7 @@ def bench_fresh_class(job_counts):
     print(f"{'jobs':>4} {'wall s':>8} {'speed-up':>9}  scores")
     for jobs in job_counts:
         with tempfile.TemporaryDirectory(prefix="cnnlab-bench-fresh-") as root:
-            shutil.copy(os.path.join(REPO, "nbgrader_config.py"), root)
-            for folder in ("solutions", "exercises"):
-                shutil.copytree(os.path.join(REPO, folder, name), os.path.join(root, folder, name))
+            copy_course(root, [name])
             for student, nb in notebooks.items():
                 os.makedirs(os.path.join(root, "submitted", student, name))
                 nbformat.write(nb, os.path.join(root, "submitted", student, name, name + ".ipynb"))
