@@ -27,6 +27,7 @@ ASSIGNMENTS = [
     "06_dropout_augmentation",
     "07_train_cnn",
     "08_vgg",
+    "09_batchnorm",
 ]
 CELL_TIMEOUT = 10  # seconds per cell in the test course: the hanging submission costs this much
 
@@ -209,7 +210,8 @@ def test_no_course_cell_fails_while_grading(graded_course, name):
         if NOT_GRADED_MARK in "".join(cell["source"]):
             marked += 1
             assert ["".join(o.get("text", "")) for o in cell["outputs"]] == [NOT_GRADED_TEXT]
-    assert marked == {"01_image_data": 2, "05_conv_backprop": 1, "06_dropout_augmentation": 1, "07_train_cnn": 2}.get(name, 0)
+    assert marked == {"01_image_data": 2, "05_conv_backprop": 1, "06_dropout_augmentation": 1, "07_train_cnn": 2,
+                      "09_batchnorm": 1}.get(name, 0)
 
 
 @pytest.mark.slow

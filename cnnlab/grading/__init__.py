@@ -35,8 +35,9 @@ Modules, one job each:
 ==================  =====================================================================
 """
 
-from .cases import (conv_cases, corr2d_cases, gradient_cases, hidden_rng, hidden_seed, image_cases,  # noqa: F401
-                    output_size_cases, pad_cases, pool_cases, random_array, shift_cases, TINY, VGG11, VGG16)
+from .cases import (batch_norm_cases, conv_cases, corr2d_cases, gradient_cases, hidden_rng, hidden_seed,  # noqa: F401
+                    image_cases, output_size_cases, pad_cases, pool_cases, random_array, shift_cases, TINY, VGG11,
+                    VGG16)
 from .compare import (CheatingError, MismatchError, TimeLimitError, assert_matches, check_losses,  # noqa: F401
                       describe, time_limit)
 from .keys import accuracy_of, answers, count_params, reference_vgg_features  # noqa: F401
@@ -50,7 +51,7 @@ __all__ = [
     "check", "expect_error", "call_student", "observe", "check_dropout", "check_random_augmentation",
     "check_cnn", "check_model", "check_losses", "check_accuracy", "check_cpu_budget", "fashion_mnist_tensors",
     "accuracy_of", "count_params", "find_forbidden", "tripwires", "time_limit", "NUMPY_FORBIDDEN", "TORCH_FORBIDDEN",
-    "random_array", "corr2d_cases", "conv_cases", "pool_cases", "pad_cases", "image_cases",
+    "random_array", "corr2d_cases", "conv_cases", "pool_cases", "pad_cases", "batch_norm_cases", "image_cases",
     "gradient_cases", "shift_cases", "output_size_cases", "hidden_seed", "hidden_rng", "answers",
     "reference_vgg_features",
 ]

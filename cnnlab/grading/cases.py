@@ -15,6 +15,7 @@ __all__ = [
     "conv_cases",
     "pool_cases",
     "pad_cases",
+    "batch_norm_cases",
     "image_cases",
     "gradient_cases",
     "shift_cases",
@@ -249,6 +250,53 @@ def pad_cases(seed=0, n=4, padding=(1,), mode=("zeros",), square=True, dtype=np.
         w = h if square else int(rng.integers(2, 7))
         cases.append({"x": random_array(rng, (N, C, h, w), dtype), "padding": padding[i % len(padding)],
                       "mode": mode[i % len(mode)]})
+    return cases
+
+
+def batch_norm_cases(seed=0, n=4, training=(True,), momentum=(0.1,), eps=(1e-5,), square=True, dtype=np.float64,
+                     backward=False, max_size=6):
+    """Random batch_norm2d cases: dicts with x (N,C,H,W), gamma, beta, running_mean, running_var,
+    training, momentum, eps; or, for the backward pass, dout, x, gamma, eps.
+
+    Every channel of x has a mean and a spread of its own (statistics over the wrong axes show), the
+    running variances are positive, and each channel holds M = N * H * W >= 2 values.
+
+    Args:
+        seed (int): the cases are the same for the same seed.
+        n (int): how many cases.
+        training, momentum, eps (tuple): the values case i takes, in turn.
+        square (bool): square inputs only.
+        dtype: of every array.
+        backward (bool): cases for batch_norm2d_backward instead.
+        max_size (int): H and W are at most this.
+
+    Example:
+        >>> case = batch_norm_cases(seed=0, n=2, training=(True, False))[1]
+        >>> sorted(case), case["training"], bool(case["running_var"].min() > 0)
+        (['beta', 'eps', 'gamma', 'momentum', 'running_mean', 'running_var', 'training', 'x'], False, True)
+        >>> sorted(batch_norm_cases(seed=0, n=1, backward=True)[0])
+        ['dout', 'eps', 'gamma', 'x']
+    """
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(n):
+        N, C = (int(v) for v in rng.integers(1, 5, size=2))
+        h = int(rng.integers(1, max_size + 1))
+        w = h if square else int(rng.integers(1, max_size + 1))
+        if N * h * w < 2:
+            h = w = 2
+        loc = rng.normal(0.0, 3.0, size=C)
+        spread = rng.uniform(0.5, 3.0, size=C)
+        x = (loc[None, :, None, None] + spread[None, :, None, None] * rng.standard_normal((N, C, h, w))).astype(dtype)
+        gamma = random_array(rng, (C,), dtype)
+        e = eps[i % len(eps)]
+        if backward:
+            cases.append({"dout": random_array(rng, x.shape, dtype), "x": x, "gamma": gamma, "eps": e})
+            continue
+        cases.append({"x": x, "gamma": gamma, "beta": random_array(rng, (C,), dtype),
+                      "running_mean": random_array(rng, (C,), dtype),
+                      "running_var": rng.uniform(0.5, 2.0, size=C).astype(dtype),
+                      "training": training[i % len(training)], "momentum": momentum[i % len(momentum)], "eps": e})
     return cases
 
 

@@ -8,8 +8,8 @@ import copy
 
 import numpy as np
 
-__all__ = ["answers", "count_params", "accuracy_of", "reference_vgg_features", "fashion_mnist_tensors",
-           "full_size", "model_device", "reference_model"]
+__all__ = ["answers", "count_params", "accuracy_of", "reference_vgg_features", "batch_norm2d_with_running_stats",
+           "fashion_mnist_tensors", "full_size", "model_device", "reference_model"]
 
 # check_model cases with images at least this large (a full-size VGG) are built on the "meta" device.
 FULL_SIZE = 128
@@ -210,6 +210,29 @@ def reference_vgg_features(cfg, in_channels=3, batch_norm=False):
     pools = sum(1 for item in cfg if item == "M")
     return VGG(cfg, num_classes=2, in_channels=in_channels, image_size=max(2**pools, 1), batch_norm=batch_norm,
                hidden=2).features
+
+
+def batch_norm2d_with_running_stats(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1, eps=1e-5):
+    """The answer key for the running statistics of exercise 09: ``(out, running_mean, running_var)``.
+
+    ``cnnlab.reference.batch_norm2d`` updates the running statistics in place and returns ``out`` only;
+    ``check`` compares return values, so this key returns them too (as new arrays, after one call).
+    A test cell wraps the student's function the same way.
+
+    Example:
+        >>> x = np.arange(8.0).reshape(2, 1, 2, 2)
+        >>> out, mean, var = batch_norm2d_with_running_stats(x, None, None, np.zeros(1), np.ones(1), momentum=1.0)
+        >>> out.shape, mean.tolist(), var.tolist()
+        ((2, 1, 2, 2), [3.5], [6.0])
+        >>> _, mean, var = batch_norm2d_with_running_stats(x, None, None, np.zeros(1), np.ones(1), training=False)
+        >>> mean.tolist(), var.tolist()
+        ([0.0], [1.0])
+    """
+    from cnnlab.reference import batch_norm2d
+
+    running_mean, running_var = np.array(running_mean, copy=True), np.array(running_var, copy=True)
+    out = batch_norm2d(x, gamma, beta, running_mean, running_var, training=training, momentum=momentum, eps=eps)
+    return out, running_mean, running_var
 
 
 def fashion_mnist_tensors(train=3000, test=1000):
