@@ -295,6 +295,14 @@ def train_model(model, images, labels, epochs=5, lr=2e-3, batch_size=32, seed=0)
 '''
 
 
+# build_model sized with the class list that 07's set-up cell hands out: honest, in the sandbox too
+HANDED_CONSTANT = '''def build_model():
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1),
+                         nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 7 * 7, 64), nn.ReLU(),
+                         nn.Linear(64, len(FASHION_MNIST_CLASSES)))
+'''
+
+
 def label_table():
     from cnnlab.data import load_fashion_mnist
 
@@ -317,7 +325,8 @@ def graded_07(tmp_path_factory):
     shrink_07(path, cpu_budget=60)
     with cell_timeout(120):
         grade.generate(root, [NAME], quiet=True)
-        subs = {"honest": read_nb(path), "label_table": label_table_notebook(read_nb(path))}
+        subs = {"honest": read_nb(path), "label_table": label_table_notebook(read_nb(path)),
+                "handed_constant": set_source(read_nb(path), "build_model", HANDED_CONSTANT)}
         for student, submission in subs.items():
             write_nb(submission, os.path.join(root, "submitted", student, NAME, NAME + ".ipynb"))
         result = grade.nbgrader(root, "autograde", NAME, "--force", check=False, quiet=True)
@@ -341,3 +350,14 @@ def test_a_label_table_scores_zero_and_the_honest_solution_full_marks(graded_07)
     text = graded_07["graded"]["label_table"]
     assert "LabelTable, not an nn.Sequential" in text and "Allowed layers: nn.Conv2d" in text
     assert "held-out accuracy 100.0%" not in text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("nbgrader") is None, reason="nbgrader is not installed")
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed (apt-get install bubblewrap)")
+def test_what_the_set_up_cell_hands_out_works_in_the_sandbox(graded_07):
+    """``len(FASHION_MNIST_CLASSES)`` in build_model: no CheatingError, and the constant exists in the sandbox."""
+    row = graded_07["table"]["handed_constant"]
+    assert not row["failed"], graded_07["log"][-3000:]
+    assert row["auto"] == row["auto_max"] > 0, row["cells"]
+    assert "CheatingError" not in graded_07["graded"]["handed_constant"]

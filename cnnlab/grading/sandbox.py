@@ -51,6 +51,9 @@ HIDDEN_FOR_TORCH = ("torchvision", "timm", "lightning", "pytorch_lightning", "sk
 STUDENT_SIDE_MODULES = ("record.py", "boundary.py", "cases.py", "compare.py", "static.py", "model_spec.py")
 ANSWER_KEY_MODULES = ("reference", "torchops", "gradcheck", "checks", "models", "data", "train", "augment",
                       "numpy_net", "visualize", "course")
+# Plain data a locked set-up cell hands the student (``static.handed_names``), copied into the
+# placeholder module: it holds no answer, and ``len(FASHION_MNIST_CLASSES)`` must work while grading.
+HANDED_CONSTANTS = {"data": ("FASHION_MNIST_CLASSES",)}
 
 
 class SandboxUnavailable(RuntimeError):
@@ -659,6 +662,22 @@ def build_student_package(target):
     for module in ANSWER_KEY_MODULES:
         with open(os.path.join(package, module + ".py"), "w") as f:
             f.write(_PLACEHOLDER_MODULE.format(module=module))
+            for name in HANDED_CONSTANTS.get(module, ()):
+                f.write(f"\n{name} = {handed_constant(module, name)!r}\n")
+
+
+def handed_constant(module, name):
+    """The value of ``cnnlab.<module>.<name>``, checked to be plain data (strings, numbers, tuples, lists)."""
+    import importlib
+
+    value = getattr(importlib.import_module(f"cnnlab.{module}"), name)
+
+    def plain(v):
+        return isinstance(v, (str, int, float, bool)) or (isinstance(v, (tuple, list)) and all(plain(x) for x in v))
+
+    if not plain(value):
+        raise TypeError(f"HANDED_CONSTANTS: cnnlab.{module}.{name} is {type(value).__name__}, not plain data")
+    return value
 
 
 _PLACEHOLDER_MODULE = '''"""cnnlab.{module} is not available while grading."""
