@@ -79,12 +79,13 @@ def test_what_the_set_up_cell_hands_the_student_is_not_a_shortcut():
     assert forbidden_imports(cells, TORCH_FORBIDDEN, handed).keys() == {"grading"}
 
 
-def test_a_shortcut_taints_helpers_callers_but_not_other_graded_functions():
+def test_a_graded_function_cannot_launder_a_shortcut_through_another_graded_function():
+    """A student who has read static.py: conv takes the shortcut (and loses its points), conv_backward and
+    pool call conv or a helper. Both are tainted: the shortcut does their work too."""
     cells = ["import scipy.signal as ss\n",
              "def conv(x):\n    return ss.correlate2d(x, x)\n",
              "def helper(x):\n    return ss.convolve2d(x, x)\n",
              "def conv_backward(x):\n    return conv(x) * 2\n",
-             "def pool(x):\n    return helper(x)\n"]
-    graded = ["conv", "conv_backward", "pool"]
-    assert set(forbidden_functions(cells, NUMPY_FORBIDDEN, graded=graded)) == {"conv", "helper", "pool"}
+             "def pool(x):\n    return helper(x)\n",
+             "def honest(x):\n    return x * 2\n"]
     assert set(forbidden_functions(cells, NUMPY_FORBIDDEN)) == {"conv", "helper", "pool", "conv_backward"}

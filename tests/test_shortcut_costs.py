@@ -40,7 +40,7 @@ def trusted_verdicts(builder):
     nb.cells[cell_index(nb, "build_model")].source = builder
     tests = nbgrader_glue.instructor_test_cells({}, nb)
     graded = nbgrader_glue.grade_notebook(copy.deepcopy(nb), tests, records={}, allow_torch=True,
-                                          course_cells=nbgrader_glue.instructor_course_cells({}, nb))
+                                          setup_cells=nbgrader_glue.instructor_setup_cells({}, nb))
     verdicts = {}
     for cell in graded.cells:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
@@ -68,9 +68,9 @@ def test_the_set_up_cell_is_locked_so_grading_knows_what_it_hands_out():
     nb = source_notebook()
     meta = nb.cells[cell_index(nb, "setup")].metadata.nbgrader
     assert meta["locked"] and not meta["grade"] and not meta["solution"]
-    provided, solutions = nbgrader_glue.instructor_course_cells({}, nb)
-    assert any("FASHION_MNIST_CLASSES" in source for source in provided)
-    assert {"build_model", "train_model"} <= set(solutions)
+    provided = nbgrader_glue.instructor_setup_cells({}, nb)
+    assert len(provided) == 1 and "FASHION_MNIST_CLASSES" in provided[0]
+    assert not any("def build_model" in source for source in provided)  # solution cells are not the course's
 
 
 @pytest.mark.parametrize("kind", sorted(BUILDERS))

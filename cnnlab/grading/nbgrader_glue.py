@@ -96,13 +96,12 @@ def instructor_test_cells(resources, nb):
     return {cell.metadata.nbgrader["grade_id"]: cell.source for cell in nb.cells if _is_test_cell(cell)}
 
 
-def instructor_course_cells(resources, nb):
-    """(sources of the locked course-provided code cells, names of the solution cells), from the gradebook.
+def instructor_setup_cells(resources, nb):
+    """Sources of the locked course-provided code cells (set-up cells), from the gradebook.
 
-    A locked cell that is neither a test nor a solution (a set-up cell) is the course's own code:
-    nbgrader restores its source from the gradebook, so what it imports is what the course hands
-    the student (``static.handed_names``). Without a gradebook in ``resources``, the notebook's own
-    cells are taken.
+    A locked cell that is neither a test nor a solution is the course's own code: nbgrader restores
+    its source from the gradebook, so what it imports is what the course hands the student
+    (``static.handed_names``). Without a gradebook in ``resources``, the notebook's own cells are taken.
 
     Example:
         >>> import nbformat
@@ -110,8 +109,8 @@ def instructor_course_cells(resources, nb):
         ...     "grade": False, "solution": False, "locked": True, "grade_id": "setup"}})
         >>> mine = nbformat.v4.new_code_cell("def f(): pass", metadata={"nbgrader": {
         ...     "grade": False, "solution": True, "locked": False, "grade_id": "f"}})
-        >>> instructor_course_cells({}, nbformat.v4.new_notebook(cells=[setup, mine]))
-        (['from cnnlab.data import FASHION_MNIST_CLASSES'], ['f'])
+        >>> instructor_setup_cells({}, nbformat.v4.new_notebook(cells=[setup, mine]))
+        ['from cnnlab.data import FASHION_MNIST_CLASSES']
     """
     info = resources.get("nbgrader", {}) if isinstance(resources, dict) else {}
     if info.get("db_url") and info.get("assignment") and info.get("notebook"):
@@ -119,20 +118,12 @@ def instructor_course_cells(resources, nb):
 
         with Gradebook(info["db_url"]) as gb:
             notebook = gb.find_notebook(info["notebook"], info["assignment"])
-            graded = {cell.name for cell in notebook.grade_cells} | {cell.name for cell in notebook.task_cells}
-            solutions = sorted(cell.name for cell in notebook.solution_cells)
-            provided = [cell.source for cell in notebook.source_cells
-                        if cell.locked and cell.cell_type == "code" and cell.name not in graded
-                        and cell.name not in solutions]
-            return provided, solutions
-    provided, solutions = [], []
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("locked") and not meta.get("grade") and not meta.get("solution"):
-            provided.append(cell.source)
-        if meta.get("solution") and meta.get("grade_id"):
-            solutions.append(meta["grade_id"])
-    return provided, solutions
+            graded = {c.name for c in notebook.grade_cells + notebook.task_cells + notebook.solution_cells}
+            return [cell.source for cell in notebook.source_cells
+                    if cell.locked and cell.cell_type == "code" and cell.name not in graded]
+    return [cell.source for cell in nb.cells if cell.cell_type == "code"
+            and (meta := cell.get("metadata", {}).get("nbgrader", {})).get("locked")
+            and not meta.get("grade") and not meta.get("solution")]
 
 
 def trusted_cell_timeout(cell, test_sources, timeout_func, default):
@@ -278,7 +269,7 @@ def _first_error(cell):
 
 
 def grade_notebook(nb, test_sources, records, allow_torch=False, cpu_seconds=None, sandbox_errors=None,
-                   hidden_seeds=None, course_cells=None):
+                   hidden_seeds=None, setup_cells=None):
     """The trusted verdict: replace the outputs of ``nb``'s test cells, computed without student code.
 
     Args:
@@ -290,8 +281,8 @@ def grade_notebook(nb, test_sources, records, allow_torch=False, cpu_seconds=Non
         sandbox_errors: {grade_id: "Error: message"} the kernel showed in that cell (for the message).
         hidden_seeds: {grade_id: {k: seed}} drawn for this submission (``hidden.draw_hidden_seeds``), the
             seeds the sandbox was handed; None: the preview seeds.
-        course_cells: (sources of the course's locked set-up cells, names of the solution cells), as
-            :func:`instructor_course_cells` returns them; None: read from ``nb``.
+        setup_cells: sources of the course's locked set-up cells (:func:`instructor_setup_cells`);
+            None: read from ``nb``.
 
     Returns:
         ``nb`` with trusted outputs in every test cell.
@@ -312,10 +303,10 @@ def grade_notebook(nb, test_sources, records, allow_torch=False, cpu_seconds=Non
     forbidden = static.TORCH_FORBIDDEN if allow_torch else static.NUMPY_FORBIDDEN
     student_sources = [cell.source for cell in nb.cells if cell.cell_type == "code"
                        and cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") not in test_sources]
-    provided, solutions = course_cells if course_cells is not None else instructor_course_cells({}, nb)
-    handed = static.handed_names(provided)  # the set-up cell's constants and loaders are not shortcuts
+    setup = setup_cells if setup_cells is not None else instructor_setup_cells({}, nb)
+    handed = static.handed_names(setup)  # the set-up cell's constants and loaders are not shortcuts
     tainted = {**static.forbidden_imports(student_sources, forbidden, handed),
-               **static.forbidden_functions(student_sources, forbidden, handed, graded=solutions)}
+               **static.forbidden_functions(student_sources, forbidden, handed)}
     grading = trusted.TrustedGrading(records, tainted, forbidden, cpu_seconds=cpu_seconds, hidden_seeds=hidden_seeds)
     namespace = trusted.trusted_namespace(grading, allow_torch)
     sandbox_errors = sandbox_errors or {}
@@ -410,7 +401,7 @@ class SandboxedExecute(Execute):
         cpu = None if self._cpu_start is None or self._cpu_end is None else self._cpu_end - self._cpu_start
         nb = grade_notebook(nb, self._test_sources, records, allow_torch=allow_torch, cpu_seconds=cpu,
                             sandbox_errors=self._sandbox_errors, hidden_seeds=self._hidden_seeds,
-                            course_cells=instructor_course_cells(resources, nb))
+                            setup_cells=instructor_setup_cells(resources, nb))
         nb = sanitize_student_html(nb)  # before formgrader and the feedback see it
         return nb, resources
 

@@ -107,24 +107,23 @@ def _imports(node):
             yield (alias.asname or alias.name), f"{node.module}.{alias.name}"
 
 
-def forbidden_functions(sources, forbidden, handed=(), graded=()):
+def forbidden_functions(sources, forbidden, handed=()):
     """{name: [findings]} of the notebook's top-level functions and classes that use forbidden modules.
 
-    Taint flows from a helper to every function that calls it, but not from one graded function to
-    another: a shortcut costs the points of the function that takes it, not those of its callers.
+    Taint flows to every function that calls a tainted one, graded or not: a function whose work a
+    shortcut does, directly or through another function, has taken the shortcut.
 
     Args:
         sources: the source of each code cell of the submission (test cells left out).
         forbidden: module names (``"torch"``, ``"cnnlab.reference"``, ...).
         handed: dotted paths the course's own cells hand the student (:func:`handed_names`): allowed.
-        graded: names of the functions the exercise grades (its solution cells).
 
     Example::
 
         >>> forbidden_functions(["import torch\\ndef f(x):\\n    return torch.relu(x)"], ("torch",))
         {'f': ['f uses torch (bound to torch)']}
     """
-    forbidden, handed, graded = tuple(forbidden), set(handed), set(graded)
+    forbidden, handed = tuple(forbidden), set(handed)
     modules = {}  # top-level name -> module path it is bound to (by an import)
     definitions = {}  # top-level function/class name -> node
     for source in sources:
@@ -180,7 +179,7 @@ def forbidden_functions(sources, forbidden, handed=(), graded=()):
     while changed:  # a helper cannot hide the call: taint flows to every caller
         changed = False
         for name, used in uses.items():
-            bad = sorted(u for u in used if u in tainted and u not in graded)
+            bad = sorted(u for u in used if u in tainted)
             if bad and name not in tainted:
                 tainted[name] = [f"{name} calls {b}, which uses a forbidden module" for b in bad]
                 changed = True
