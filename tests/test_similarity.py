@@ -17,6 +17,7 @@ import io
 import json
 import os
 import re
+import shutil
 import textwrap
 import tokenize
 
@@ -447,3 +448,40 @@ def test_containment_in_small_blocks_gives_the_same_matrix(forged, monkeypatch):
     documents = list(result["documents"].values())
     monkeypatch.setattr(similarity, "BLOCK_ELEMENTS", 500)
     assert np.array_equal(similarity.containment(documents, rows=range(len(result["students"]))), result["matrix"])
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_the_report_reads_right_in_chromium_and_runs_no_submitted_script(forged):
+    """Opened in Debian's Chromium as an instructor would: the first two rows of the ranking are the paste
+    and the copy, marked above the threshold; clicking the first rank jumps to its side-by-side view with
+    highlighted matches; the hostile comment shows as text and no dialog or script of it runs."""
+    from playwright.sync_api import sync_playwright
+
+    dialogs = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.goto("file://" + forged["result"]["out"])
+            page.wait_for_timeout(1000)  # an onerror of a broken image would fire after load
+            rows = page.locator("table tbody tr")
+            first_two = [rows.nth(i).inner_text() for i in range(2)]
+            assert any(PASTER in row for row in first_two) and any(COPIER in row and COPIED in row for row in first_two), \
+                first_two
+            assert all("above threshold" in row for row in first_two)
+            assert rows.nth(0).locator(".flag").is_visible()
+            rows.nth(0).locator("a").click()
+            page.wait_for_timeout(300)
+            section = page.locator("section#match-1")
+            assert section.is_visible() and section.bounding_box()["y"] < 900 / 2  # scrolled to it
+            marks = section.locator("mark")
+            assert marks.count() > 0 and marks.first.is_visible()
+            assert "<script>alert(1)</script>" in page.locator("body").inner_text()  # shown as text
+            assert page.evaluate("document.querySelectorAll('script, img, iframe').length") == 0
+        finally:
+            browser.close()
+    assert dialogs == []
